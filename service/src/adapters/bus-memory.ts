@@ -1,0 +1,23 @@
+/** In-process bus for the embedded mode: one instance, same semantics as the Redis bus. */
+import type { Bus, BusEvent, BusEventHandler } from '../ports/bus.js';
+
+export function createMemoryBus(onEvent: BusEventHandler): Bus {
+  const subscribed = new Set<string>();
+  return {
+    async publish(event: BusEvent) {
+      // Deliver on a later tick, as a network bus would: the publisher's response is never held up by fan-out.
+      setImmediate(() => {
+        if (subscribed.has(event.userId)) onEvent(event);
+      });
+    },
+    async subscribe(userId) {
+      subscribed.add(userId);
+    },
+    async unsubscribe(userId) {
+      subscribed.delete(userId);
+    },
+    async close() {
+      subscribed.clear();
+    },
+  };
+}

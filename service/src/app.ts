@@ -1,0 +1,233 @@
+/**
+ * createApp(deps) wires the service from explicit dependencies and returns it; importing this module
+ * does nothing. main.ts chooses the adapters; tests build several instances in one process.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Logger } from 'pino';
+import { createTokenVerifier } from './auth.js';
+import type { Config } from './config.js';
+import { registerAdminRoutes } from './features/admin/admin-routes.js';
+import { createDraftsService } from './features/drafts/drafts-service.js';
+import { registerDraftRoutes } from './features/drafts/drafts-routes.js';
+import { registerJobRoutes } from './features/jobs/jobs-routes.js';
+import { createProgressThrottle, createSubmitOrderJob } from './features/jobs/submit-order.js';
+import { createPendingOrdersService } from './features/pending-orders/pending-orders-service.js';
+import { registerPendingOrderRoutes } from './features/pending-orders/pending-orders-routes.js';
+import { requireAdmin, requireUser } from './http/auth-middleware.js';
+import { jsonBody } from './http/body.js';
+import { errorMiddleware } from './http/errors-middleware.js';
+import { requestLog } from './http/request-log.js';
+import { createMetrics } from './metrics.js';
+import type { BusFactory } from './ports/bus.js';
+import type { ErpClient } from './ports/erp.js';
+import type { JobFailureHandler, JobQueue, SubmitOrderJobData, SubmitOrderProcessor } from './ports/jobs.js';
+import type { Storage, StoredEvent } from './ports/storage.js';
+import { createGateway } from './realtime/gateway.js';
+import { createHub } from './realtime/hub.js';
+
+export interface JobQueueHandlers {
+  processor: SubmitOrderProcessor;
+  onFailure: JobFailureHandler;
+  onProgress: (data: SubmitOrderJobData, jobId: string, progress: number, stage: string) => void;
+}
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  instanceId: string;
+  storage: Storage;
+  busFactory: BusFactory;
+  jobQueueFactory: (handlers: JobQueueHandlers) => JobQueue;
+  erp: ErpClient;
+  /** Test hook: delay every publish by this many ms (to prove the latency gate can fail). */
+  publishDelayMs?: number;
+}
+
+export interface App {
+  server: Server;
+  instanceId: string;
+  hub: ReturnType<typeof createHub>;
+  metrics: ReturnType<typeof createMetrics>;
+  jobs: JobQueue;
+  listen(port?: number, host?: string): Promise<{ port: number; url: string }>;
+  /** Graceful shutdown: not ready, sockets closed with 1012, in-flight requests finished, pools closed. */
+  close(): Promise<void>;
+  isDraining(): boolean;
+}
+
+export async function createApp(deps: AppDeps): Promise<App> {
+  const { config, storage, instanceId } = deps;
+  const log = deps.log.child({ instanceId });
+  const startedAt = Date.now();
+  const metrics = createMetrics({ instanceId });
+  const verifyToken = await createTokenVerifier(config.jwt);
+  let draining = false;
+  let ready = false;
+
+  await storage.migrate();
+
+  const hub = createHub({
+    storage,
+    busFactory: deps.busFactory,
+    metrics,
+    log,
+    options: {
+      instanceId,
+      heartbeatMs: config.heartbeatMs,
+      bufferMaxEvents: config.buffer.maxEvents,
+      bufferTtlMs: config.buffer.ttlMs,
+      replayMaxEvents: config.replayMaxEvents,
+      gapFillMs: config.gapFillMs,
+      sendBufferLimitBytes: config.ws.sendBufferLimitBytes,
+      transientDropBytes: config.ws.transientDropBytes,
+    },
+  });
+  const publish =
+    deps.publishDelayMs && deps.publishDelayMs > 0
+      ? (events: readonly StoredEvent[]) => void setTimeout(() => hub.publishStored(events), deps.publishDelayMs)
+      : (events: readonly StoredEvent[]) => hub.publishStored(events);
+
+  const submitJob = createSubmitOrderJob({ storage, publish, erp: deps.erp });
+  const progress = createProgressThrottle(
+    (userId, jobId, orderId, p, stage, deviceId) =>
+      hub.publishTransient(userId, 'JOB_PROGRESS', { jobId, orderId, progress: p, stage }, deviceId),
+    100,
+  );
+  const jobs = deps.jobQueueFactory({
+    ...submitJob,
+    onProgress: (data, jobId, p, stage) => progress(data.userId, jobId, data.orderId, p, stage, data.deviceId),
+  });
+
+  const drafts = createDraftsService({ storage, publish });
+  const pending = createPendingOrdersService({ storage, publish, jobs });
+
+  const koa = new Koa({ proxy: false });
+  koa.silent = true; // errors are logged by errorMiddleware through pino, never to stderr
+  koa.on('error', (err: unknown) => log.warn({ err }, 'koa error'));
+
+  const open = new Router();
+  open.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok', instanceId };
+  });
+  open.get('/readyz', async (ctx) => {
+    if (!ready || draining) {
+      ctx.status = 503;
+      ctx.body = { error: { code: 'UNAVAILABLE', message: draining ? 'Draining' : 'Starting' } };
+      return;
+    }
+    try {
+      await storage.ping();
+      ctx.body = { status: 'ready', instanceId };
+    } catch {
+      ctx.status = 503;
+      ctx.body = { error: { code: 'UNAVAILABLE', message: 'Database unreachable' } };
+    }
+  });
+  open.get('/metrics', async (ctx) => {
+    const s = hub.stats();
+    metrics.wsUsers.set(s.activeUsers);
+    metrics.bufferUsers.set(s.buffer.users);
+    metrics.bufferEvents.set(s.buffer.events);
+    metrics.bufferBytes.set(s.buffer.bytes);
+    const depth = await jobs.depth().catch(() => null);
+    if (depth) for (const [state, n] of Object.entries(depth)) metrics.jobQueueDepth.set({ state }, n);
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  });
+
+  const api = new Router();
+  api.use(requireUser(verifyToken, metrics));
+  registerDraftRoutes(api, drafts);
+  registerPendingOrderRoutes(api, pending);
+  registerJobRoutes(api, jobs);
+
+  const admin = new Router();
+  admin.use(requireUser(verifyToken, metrics), requireAdmin);
+  registerAdminRoutes(admin, { hub, instanceId, startedAt });
+
+  koa.use(requestLog(log, metrics));
+  koa.use(errorMiddleware(log));
+  koa.use(jsonBody(config.maxBodyBytes));
+  koa.use(open.routes());
+  koa.use(open.allowedMethods());
+  // Admin first: its prefixes are more specific than /api.
+  koa.use(async (ctx, next) => {
+    if (ctx.path === '/api/websocket/stats' || ctx.path.startsWith('/api/admin/')) {
+      return admin.routes()(ctx as never, next);
+    }
+    if (ctx.path.startsWith('/api/')) {
+      await api.routes()(ctx as never, next);
+      return api.allowedMethods()(ctx as never, async () => undefined);
+    }
+    return next();
+  });
+
+  const server = createServer(koa.callback());
+  server.keepAliveTimeout = 5_000;
+  const gateway = createGateway({
+    server,
+    hub,
+    verifyToken,
+    metrics,
+    log,
+    isDraining: () => draining,
+    options: {
+      heartbeatMs: config.heartbeatMs,
+      tokenExpiryNoticeMs: config.tokenExpiryNoticeMs,
+      maxPayloadBytes: config.ws.maxPayloadBytes,
+      restartJitterMs: config.shutdown.restartJitterMs,
+    },
+  });
+
+  let closing: Promise<void> | null = null;
+
+  return {
+    server,
+    instanceId,
+    hub,
+    metrics,
+    jobs,
+    isDraining: () => draining,
+    async listen(port = config.port, host = config.host) {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      ready = true;
+      metrics.ready.set(1);
+      const addr = server.address() as AddressInfo;
+      return { port: addr.port, url: `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}` };
+    },
+    close() {
+      closing ??= (async () => {
+        draining = true;
+        metrics.ready.set(0);
+        const deadline = Date.now() + config.shutdown.timeoutMs;
+        const remaining = () => Math.max(0, deadline - Date.now());
+        const bounded = <T>(p: Promise<T>) =>
+          Promise.race([p, new Promise<void>((r) => setTimeout(r, remaining()).unref())]);
+
+        if (config.shutdown.drainDelayMs > 0) await new Promise((r) => setTimeout(r, Math.min(config.shutdown.drainDelayMs, remaining())));
+        const serverClosed = server.listening
+          ? new Promise<void>((resolve) => server.close(() => resolve()))
+          : Promise.resolve();
+        gateway.closeAllForRestart();
+        gateway.close();
+        server.closeIdleConnections();
+        await bounded(serverClosed);
+        server.closeAllConnections();
+        await bounded(jobs.close());
+        await hub.close();
+        await storage.close().catch((err: unknown) => log.warn({ err }, 'storage close failed'));
+        log.info('closed');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * Environment parsed and validated once, with defaults for the embedded mode.
+ * Bad config fails at start-up with a message naming the variable.
+ */
+import { z } from 'zod';
+
+/** Development-only default secret: the service warns when it is used and refuses it in production. */
+export const DEV_JWT_SECRET = 'archibald-realtime-development-secret-do-not-use';
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+export const envSchema = z.object({
+  NODE_ENV: z.string().default('development'),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: int(3000),
+  INSTANCE_ID: optionalString,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: optionalString,
+  DATABASE_POOL_MAX: int(10, 1),
+  DATA_DIR: optionalString,
+  JWT_SECRET: optionalString,
+  JWT_PUBLIC_KEY: optionalString,
+  JWT_JWKS_URL: optionalString.pipe(z.url().optional()),
+  JWT_ISSUER: optionalString,
+  JWT_AUDIENCE: optionalString,
+  MAX_BODY_BYTES: int(1024 * 1024, 1),
+  BUFFER_MAX_EVENTS: int(200, 0),
+  BUFFER_TTL_MS: int(5 * 60_000, 0),
+  REPLAY_MAX_EVENTS: int(10_000, 1),
+  HEARTBEAT_MS: int(30_000, 100),
+  TOKEN_EXPIRY_NOTICE_MS: int(30_000, 0),
+  WS_MAX_PAYLOAD_BYTES: int(64 * 1024, 1024),
+  WS_SEND_BUFFER_LIMIT_BYTES: int(4 * 1024 * 1024, 1024),
+  WS_TRANSIENT_DROP_BYTES: int(256 * 1024, 0),
+  GAP_FILL_MS: int(100, 1),
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
+  SHUTDOWN_DRAIN_DELAY_MS: int(0, 0),
+  RESTART_JITTER_MS: int(5_000, 0),
+  ERP_DELAY_MS: int(300, 0),
+  ERP_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+  JOB_ATTEMPTS: int(3, 1),
+  JOB_BACKOFF_MS: int(1000, 0),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  nodeEnv: string;
+  host: string;
+  port: number;
+  instanceId: string | undefined;
+  logLevel: Env['LOG_LEVEL'];
+  databaseUrl: string | undefined;
+  databasePoolMax: number;
+  dataDir: string | undefined;
+  jwt: {
+    secret: string | undefined;
+    publicKey: string | undefined;
+    jwksUrl: string | undefined;
+    issuer: string | undefined;
+    audience: string | undefined;
+    usingDevSecret: boolean;
+  };
+  maxBodyBytes: number;
+  buffer: { maxEvents: number; ttlMs: number };
+  replayMaxEvents: number;
+  heartbeatMs: number;
+  tokenExpiryNoticeMs: number;
+  ws: { maxPayloadBytes: number; sendBufferLimitBytes: number; transientDropBytes: number };
+  gapFillMs: number;
+  shutdown: { timeoutMs: number; drainDelayMs: number; restartJitterMs: number };
+  erp: { delayMs: number; failureRate: number };
+  jobs: { attempts: number; backoffMs: number };
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration: ${lines.join('; ')}`);
+  }
+  const e = parsed.data;
+  const hasKey = Boolean(e.JWT_SECRET || e.JWT_PUBLIC_KEY || e.JWT_JWKS_URL);
+  if (!hasKey && e.NODE_ENV === 'production') {
+    throw new ConfigError('JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL must be set when NODE_ENV=production');
+  }
+  if (e.JWT_SECRET && Buffer.byteLength(e.JWT_SECRET) < 32) {
+    throw new ConfigError('JWT_SECRET must be at least 32 bytes (HS256 needs a 256-bit key)');
+  }
+  return {
+    nodeEnv: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    instanceId: e.INSTANCE_ID,
+    logLevel: e.LOG_LEVEL,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolMax: e.DATABASE_POOL_MAX,
+    dataDir: e.DATA_DIR,
+    jwt: {
+      secret: e.JWT_SECRET ?? (hasKey ? undefined : DEV_JWT_SECRET),
+      publicKey: e.JWT_PUBLIC_KEY,
+      jwksUrl: e.JWT_JWKS_URL,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      usingDevSecret: !hasKey,
+    },
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    buffer: { maxEvents: e.BUFFER_MAX_EVENTS, ttlMs: e.BUFFER_TTL_MS },
+    replayMaxEvents: e.REPLAY_MAX_EVENTS,
+    heartbeatMs: e.HEARTBEAT_MS,
+    tokenExpiryNoticeMs: e.TOKEN_EXPIRY_NOTICE_MS,
+    ws: {
+      maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
+      sendBufferLimitBytes: e.WS_SEND_BUFFER_LIMIT_BYTES,
+      transientDropBytes: e.WS_TRANSIENT_DROP_BYTES,
+    },
+    gapFillMs: e.GAP_FILL_MS,
+    shutdown: {
+      timeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      drainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
+      restartJitterMs: e.RESTART_JITTER_MS,
+    },
+    erp: { delayMs: e.ERP_DELAY_MS, failureRate: e.ERP_FAILURE_RATE },
+    jobs: { attempts: e.JOB_ATTEMPTS, backoffMs: e.JOB_BACKOFF_MS },
+  };
+}

@@ -1,0 +1,74 @@
+/** Schemas and helpers shared by the drafts and pending-orders features. */
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { Principal } from '../auth.js';
+import type { DraftItem } from '../protocol/index.js';
+import { validate } from '../http/validate.js';
+
+export const deviceIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:@-]+$/, 'letters, digits and . _ : @ - only');
+
+/** ISO-8601 with an offset, normalized to UTC milliseconds so comparisons are exact. */
+export const isoTimestamp = z.iso
+  .datetime({ offset: true })
+  .transform((s) => new Date(s).toISOString());
+
+export const idSchema = z.guid('must be a UUID');
+
+export const itemSchema = z.object({
+  productId: z.string().min(1).max(128),
+  quantity: z.number().positive().max(1_000_000),
+  price: z.number().nonnegative().max(1e12).nullable().optional(),
+  notes: z.string().max(2_000).nullable().optional(),
+});
+
+/** The content a client edits (what "identical content" compares). Unknown fields are ignored. */
+export const orderContentSchema = z.object({
+  deviceId: deviceIdSchema.optional(),
+  customerId: z.string().min(1).max(128),
+  customerName: z.string().min(1).max(300),
+  items: z.array(itemSchema).max(1_000),
+  notes: z.string().max(5_000).nullable().optional(),
+  updatedAt: isoTimestamp,
+});
+export type OrderContentInput = z.infer<typeof orderContentSchema>;
+
+export function normalizeItems(items: OrderContentInput['items']): DraftItem[] {
+  return items.map((i) => ({ productId: i.productId, quantity: i.quantity, price: i.price ?? null, notes: i.notes ?? null }));
+}
+
+interface Content {
+  customerId: string;
+  customerName: string;
+  items: DraftItem[];
+  notes: string | null;
+}
+
+export function sameContent(a: Content, b: Content): boolean {
+  return (
+    a.customerId === b.customerId &&
+    a.customerName === b.customerName &&
+    (a.notes ?? null) === (b.notes ?? null) &&
+    JSON.stringify(normalizeItems(a.items)) === JSON.stringify(normalizeItems(b.items))
+  );
+}
+
+export const isNewer = (candidate: string, stored: string): boolean => Date.parse(candidate) > Date.parse(stored);
+
+export function principal(ctx: Context): Principal {
+  return ctx.state.principal as Principal;
+}
+
+/** The event's origin device: X-Device-Id, else the body's deviceId. */
+export function originDevice(ctx: Context, bodyDeviceId?: string): string | null {
+  const header = ctx.get('x-device-id');
+  if (header) return validate(deviceIdSchema, header, 'X-Device-Id header');
+  return bodyDeviceId ?? null;
+}
+
+export function idParam(ctx: Context): string {
+  return validate(idSchema, (ctx.params as Record<string, string>).id, 'id').toLowerCase();
+}

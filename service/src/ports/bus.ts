@@ -1,0 +1,30 @@
+/**
+ * Fan-out bus between instances. Adapters: in-process (embedded) and Redis pub/sub (several instances).
+ * The hub never knows which one it talks to: events come back through the `onEvent` callback.
+ */
+
+/** An event as it travels between instances: everything a remote instance needs to deliver it. */
+export interface BusEvent {
+  userId: string;
+  /** null for transient events (never stored nor replayed). */
+  seq: number | null;
+  epoch: string | null;
+  type: string;
+  /** Commit time (ISO-8601), used to measure delivery latency. */
+  timestamp: string;
+  /** The serialized wire frame: the same bytes go to every socket. */
+  frame: string;
+}
+
+export type BusEventHandler = (event: BusEvent) => void;
+
+export interface Bus {
+  /** Publish after commit. Resolves when the bus accepted the event; never throws into the caller's response. */
+  publish(event: BusEvent): Promise<void>;
+  /** Receive the user's events while at least one of their devices is on this instance. */
+  subscribe(userId: string): Promise<void>;
+  unsubscribe(userId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type BusFactory = (onEvent: BusEventHandler) => Bus;

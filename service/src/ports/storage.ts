@@ -1,0 +1,66 @@
+/**
+ * Storage port. Every method is scoped to one user: no query can read or change another user's rows.
+ * Writes go through `unitOfWork`: the data change, the next per-user `seq` and the `events` rows are
+ * committed in one transaction, and the committed events are returned for publishing after commit.
+ */
+import type { Draft, PendingOrder } from '../protocol/index.js';
+
+export interface StoredEvent {
+  userId: string;
+  seq: number;
+  epoch: string;
+  type: string;
+  payload: unknown;
+  /** Commit time, ISO-8601 with milliseconds. */
+  timestamp: string;
+  originDeviceId: string | null;
+}
+
+export interface NewEvent {
+  type: string;
+  payload: unknown;
+  originDeviceId: string | null;
+}
+
+export interface LogHead {
+  epoch: string;
+  latestSeq: number;
+}
+
+/** Operations available inside one user's write transaction (the user's log row is locked). */
+export interface UserTx {
+  readonly userId: string;
+  /** Transaction time, used for serverUpdatedAt and event timestamps. */
+  readonly now: Date;
+  getDraft(id: string): Promise<Draft | null>;
+  saveDraft(draft: Draft): Promise<void>;
+  getPendingOrders(ids: readonly string[]): Promise<PendingOrder[]>;
+  /** Insert or replace several orders in one statement. */
+  savePendingOrders(orders: readonly PendingOrder[]): Promise<void>;
+  deletePendingOrder(id: string): Promise<boolean>;
+  /** Append an event to the user's log; its seq is the next one. Visible to others only after commit. */
+  appendEvent(event: NewEvent): StoredEvent;
+}
+
+export interface Storage {
+  /** Apply pending migrations. Safe when several instances start at once. */
+  migrate(): Promise<void>;
+  /** Cheap round trip, for readiness. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  unitOfWork<T>(userId: string, fn: (tx: UserTx) => Promise<T>): Promise<{ value: T; events: StoredEvent[] }>;
+
+  /** Lists with the user's latest seq, read in the same snapshot. */
+  listDrafts(userId: string, opts: { includeDeleted: boolean }): Promise<{ items: Draft[]; seq: number }>;
+  getDraft(userId: string, id: string): Promise<Draft | null>;
+  listPendingOrders(userId: string): Promise<{ items: PendingOrder[]; seq: number }>;
+  getPendingOrder(userId: string, id: string): Promise<PendingOrder | null>;
+
+  /** The user's log epoch and latest seq; creates the log (seq 0) on first use. */
+  logHead(userId: string): Promise<LogHead>;
+  /** Events with afterSeq < seq <= toSeq, ascending, at most `limit`. */
+  readEvents(userId: string, afterSeq: number, toSeq: number, limit: number): Promise<StoredEvent[]>;
+  /** The smallest seq still kept in the user's log, or null when the log is empty. */
+  oldestSeq(userId: string): Promise<number | null>;
+}

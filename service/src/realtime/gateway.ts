@@ -1,0 +1,238 @@
+/**
+ * /ws/realtime: authenticates the upgrade (HTTP 401 before the handshake), accepts sockets, reads
+ * client frames, runs the heartbeat and the token-expiry timers. Delivery is the hub's job.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { AuthError, bearerToken, type TokenVerifier } from '../auth.js';
+import type { Metrics } from '../metrics.js';
+import { clientFrameSchema, CloseCode, connectQuerySchema, encodeControlFrame, restartReason } from '../protocol/index.js';
+import { Connection } from './connection.js';
+import type { Hub } from './hub.js';
+
+export const REALTIME_PATH = '/ws/realtime';
+const MAX_BAD_FRAMES = 10;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface GatewayOptions {
+  heartbeatMs: number;
+  tokenExpiryNoticeMs: number;
+  maxPayloadBytes: number;
+  restartJitterMs: number;
+}
+
+function refuse(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+export function createGateway(deps: {
+  server: Server;
+  hub: Hub;
+  verifyToken: TokenVerifier;
+  metrics: Metrics;
+  log: Logger;
+  options: GatewayOptions;
+  isDraining: () => boolean;
+}) {
+  const { hub, verifyToken, metrics, options } = deps;
+  const log = deps.log.child({ component: 'gateway' });
+  const wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    perMessageDeflate: false, // compression is per-socket work on the hot path
+    maxPayload: options.maxPayloadBytes,
+  });
+  const byWs = new WeakMap<WebSocket, Connection>();
+
+  // ---- module-level listeners: no closure per socket ----
+
+  function onPong(this: WebSocket): void {
+    const conn = byWs.get(this);
+    if (conn) conn.alive = true;
+  }
+
+  function onClose(this: WebSocket, code: number): void {
+    const conn = byWs.get(this);
+    if (!conn) return;
+    conn.closed = true;
+    conn.clearTimers();
+    hub.detach(conn);
+    metrics.wsConnections.dec();
+    metrics.wsClosed.inc({ code: String(code) });
+    log.debug({ userId: conn.userId, deviceId: conn.deviceId, connectionId: conn.id, code }, 'socket closed');
+  }
+
+  function onError(this: WebSocket, err: Error & { code?: string }): void {
+    const conn = byWs.get(this);
+    // ws closes the socket itself (1009 for oversized frames, 1002 for protocol errors).
+    log.debug({ err: err.message, code: err.code, connectionId: conn?.id }, 'socket error');
+  }
+
+  function sendError(conn: Connection, code: string, message: string): void {
+    metrics.badFrames.inc();
+    conn.badFrames += 1;
+    if (conn.badFrames > MAX_BAD_FRAMES) {
+      conn.close(CloseCode.POLICY, 'too many bad frames');
+      return;
+    }
+    conn.ws.send(encodeControlFrame('ERROR', { code, message }));
+  }
+
+  function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+    const conn = byWs.get(this);
+    if (!conn || conn.closed) return;
+    if (isBinary) return sendError(conn, 'BAD_FRAME', 'Binary frames are not accepted; send JSON text');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data.toString());
+    } catch {
+      return sendError(conn, 'BAD_FRAME', 'Frame is not valid JSON');
+    }
+    const frame = clientFrameSchema.safeParse(parsed);
+    if (!frame.success) {
+      return sendError(conn, 'BAD_FRAME', `Unknown or invalid frame: ${frame.error.issues[0]?.message ?? 'invalid'}`);
+    }
+    const f = frame.data;
+    switch (f.type) {
+      case 'PING':
+        conn.ws.send(encodeControlFrame('PONG', { clientTime: f.payload?.clientTime ?? null, serverTime: Date.now() }));
+        return;
+      case 'RESUME':
+        hub.resume(conn, f.payload.lastSeq);
+        return;
+      case 'AUTH':
+        void renewToken(conn, f.payload.token);
+        return;
+    }
+  }
+
+  async function renewToken(conn: Connection, token: string): Promise<void> {
+    try {
+      const principal = await verifyToken(token);
+      if (conn.closed) return;
+      if (principal.userId !== conn.userId) {
+        conn.ws.send(encodeControlFrame('ERROR', { code: 'AUTH_USER_MISMATCH', message: 'The new token is for another user' }));
+        conn.close(CloseCode.POLICY, 'token for another user');
+        return;
+      }
+      conn.expiresAtMs = principal.expiresAtMs;
+      armTokenTimers(conn);
+      conn.ws.send(
+        encodeControlFrame('AUTH_OK', {
+          expiresAt: principal.expiresAtMs === null ? null : new Date(principal.expiresAtMs).toISOString(),
+        }),
+      );
+    } catch (err) {
+      if (conn.closed) return;
+      const message = err instanceof AuthError ? err.message : 'Token rejected';
+      sendError(conn, 'AUTH_FAILED', message);
+    }
+  }
+
+  function armTokenTimers(conn: Connection): void {
+    conn.clearTimers();
+    if (conn.expiresAtMs === null) return;
+    const now = Date.now();
+    const untilExpiry = conn.expiresAtMs - now;
+    const untilNotice = untilExpiry - options.tokenExpiryNoticeMs;
+    const expiresAt = new Date(conn.expiresAtMs).toISOString();
+    if (untilNotice <= 0) {
+      conn.ws.send(encodeControlFrame('TOKEN_EXPIRING', { expiresAt }));
+    } else if (untilNotice < MAX_TIMER_MS) {
+      conn.noticeTimer = setTimeout(() => {
+        if (!conn.closed) conn.ws.send(encodeControlFrame('TOKEN_EXPIRING', { expiresAt }));
+      }, untilNotice);
+    }
+    if (untilExpiry < MAX_TIMER_MS) {
+      conn.expiryTimer = setTimeout(() => conn.close(CloseCode.TOKEN_EXPIRED, 'token expired: renew and reconnect'), Math.max(0, untilExpiry));
+    }
+  }
+
+  // ---- heartbeat: one interval for all sockets ----
+  const heartbeat = setInterval(() => {
+    for (const conn of hub.allConnections()) {
+      if (conn.closed) continue;
+      if (!conn.alive) {
+        metrics.heartbeatTimeouts.inc();
+        conn.close(CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout', 1_000);
+        continue;
+      }
+      conn.alive = false;
+      conn.ws.ping();
+    }
+  }, options.heartbeatMs);
+  heartbeat.unref();
+
+  async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== REALTIME_PATH) {
+      metrics.wsRejected.inc({ reason: 'not_found' });
+      return refuse(socket, 404, 'NOT_FOUND', `No WebSocket endpoint at ${url.pathname}`);
+    }
+    if (deps.isDraining()) {
+      metrics.wsRejected.inc({ reason: 'draining' });
+      return refuse(socket, 503, 'UNAVAILABLE', 'Instance is shutting down; connect to another');
+    }
+    const query = connectQuerySchema.safeParse(Object.fromEntries(url.searchParams));
+    if (!query.success) {
+      metrics.wsRejected.inc({ reason: 'bad_query' });
+      const issue = query.error.issues[0];
+      return refuse(socket, 400, 'VALIDATION_FAILED', `Invalid query ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`);
+    }
+    let principal;
+    try {
+      principal = await verifyToken(bearerToken(req.headers.authorization) ?? query.data.token);
+    } catch (err) {
+      const reason = err instanceof AuthError ? err.reason : 'malformed';
+      metrics.authFailures.inc({ reason });
+      metrics.wsRejected.inc({ reason: 'unauthorized' });
+      return refuse(socket, 401, 'UNAUTHORIZED', err instanceof AuthError ? err.message : 'Invalid token');
+    }
+    if (socket.destroyed) return;
+    const { deviceId, lastSeq, epoch } = query.data;
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn = new Connection(ws, randomUUID(), principal.userId, deviceId, principal.expiresAtMs, req.socket.remoteAddress ?? null);
+      byWs.set(ws, conn);
+      ws.on('message', onMessage);
+      ws.on('pong', onPong);
+      ws.on('close', onClose);
+      ws.on('error', onError);
+      metrics.wsOpened.inc();
+      metrics.wsConnections.inc();
+      log.debug({ userId: conn.userId, deviceId, connectionId: conn.id, lastSeq }, 'socket open');
+      armTokenTimers(conn);
+      hub.attach(conn, { lastSeq, epoch }).catch((err: unknown) => {
+        log.error({ err, userId: conn.userId }, 'attach failed');
+        conn.close(CloseCode.INTERNAL, 'could not read the event log: reconnect');
+      });
+    });
+  }
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    handleUpgrade(req, socket, head).catch((err: unknown) => {
+      log.error({ err }, 'upgrade failed');
+      socket.destroy();
+    });
+  };
+  deps.server.on('upgrade', onUpgrade);
+
+  return {
+    /** Close every socket with 1012 and a jittered retry delay in the reason. */
+    closeAllForRestart(): void {
+      hub.closeAll(CloseCode.SERVICE_RESTART, () => restartReason(Math.random() * options.restartJitterMs));
+    },
+    close(): void {
+      clearInterval(heartbeat);
+      deps.server.off('upgrade', onUpgrade);
+      wss.close();
+    },
+  };
+}

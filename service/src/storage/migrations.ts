@@ -1,0 +1,86 @@
+/**
+ * SQL migrations, applied in order at start-up under an advisory lock so several instances
+ * starting at once apply each one exactly once. Append new ones; never edit an applied one.
+ */
+import type { SqlRunner } from './sql-runner.js';
+
+export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+      CREATE TABLE user_logs (
+        user_id    text PRIMARY KEY,
+        epoch      text NOT NULL,
+        last_seq   bigint NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE events (
+        user_id          text NOT NULL,
+        seq              bigint NOT NULL,
+        type             text NOT NULL,
+        payload          jsonb NOT NULL,
+        origin_device_id text,
+        created_at       timestamptz NOT NULL,
+        PRIMARY KEY (user_id, seq)
+      );
+      CREATE INDEX events_created_at_idx ON events (created_at);
+      CREATE TABLE drafts (
+        user_id           text NOT NULL,
+        id                uuid NOT NULL,
+        device_id         text,
+        customer_id       text NOT NULL,
+        customer_name     text NOT NULL,
+        items             jsonb NOT NULL,
+        notes             text,
+        updated_at        timestamptz NOT NULL,
+        server_updated_at timestamptz NOT NULL,
+        version           integer NOT NULL,
+        deleted           boolean NOT NULL DEFAULT false,
+        deleted_at        timestamptz,
+        converted_to      uuid,
+        PRIMARY KEY (user_id, id)
+      );
+      CREATE TABLE pending_orders (
+        user_id           text NOT NULL,
+        id                uuid NOT NULL,
+        device_id         text,
+        customer_id       text NOT NULL,
+        customer_name     text NOT NULL,
+        items             jsonb NOT NULL,
+        notes             text,
+        updated_at        timestamptz NOT NULL,
+        server_updated_at timestamptz NOT NULL,
+        version           integer NOT NULL,
+        status            text NOT NULL DEFAULT 'pending',
+        erp_order_number  text,
+        job_id            text,
+        source_draft_id   uuid,
+        PRIMARY KEY (user_id, id)
+      );
+    `,
+  },
+];
+
+// Arbitrary constant: the advisory lock key of this schema's migrations.
+const MIGRATION_LOCK_KEY = 724_311_905;
+
+export async function migrate(db: SqlRunner): Promise<number[]> {
+  return db.transaction(async (q) => {
+    await q.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await q.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const rows = await q.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const done = new Set(rows.map((r) => Number(r.version)));
+    const applied: number[] = [];
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      for (const statement of m.sql.split(';').map((s) => s.trim()).filter(Boolean)) {
+        await q.query(statement);
+      }
+      await q.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      applied.push(m.version);
+    }
+    return applied;
+  });
+}

@@ -1,0 +1,262 @@
+/**
+ * The Storage port over any SqlRunner (PGlite or PostgreSQL): one set of SQL for both.
+ * Every statement filters on user_id; ids are only unique per user.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Draft, PendingOrder, PendingOrderStatus } from '../protocol/index.js';
+import type { LogHead, NewEvent, Storage, StoredEvent, UserTx } from '../ports/storage.js';
+import { migrate } from './migrations.js';
+import type { Row, SqlQuery, SqlRunner } from './sql-runner.js';
+
+const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
+const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));
+const json = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
+
+function rowToDraft(r: Row): Draft {
+  return {
+    id: String(r.id),
+    deviceId: (r.device_id as string | null) ?? null,
+    customerId: String(r.customer_id),
+    customerName: String(r.customer_name),
+    items: json(r.items) as Draft['items'],
+    notes: (r.notes as string | null) ?? null,
+    updatedAt: iso(r.updated_at),
+    serverUpdatedAt: iso(r.server_updated_at),
+    version: Number(r.version),
+    deleted: Boolean(r.deleted),
+    deletedAt: isoOrNull(r.deleted_at),
+    convertedTo: (r.converted_to as string | null) ?? null,
+  };
+}
+
+function rowToPending(r: Row): PendingOrder {
+  return {
+    id: String(r.id),
+    deviceId: (r.device_id as string | null) ?? null,
+    customerId: String(r.customer_id),
+    customerName: String(r.customer_name),
+    items: json(r.items) as PendingOrder['items'],
+    notes: (r.notes as string | null) ?? null,
+    updatedAt: iso(r.updated_at),
+    serverUpdatedAt: iso(r.server_updated_at),
+    version: Number(r.version),
+    status: String(r.status) as PendingOrderStatus,
+    erpOrderNumber: (r.erp_order_number as string | null) ?? null,
+    jobId: (r.job_id as string | null) ?? null,
+    sourceDraftId: (r.source_draft_id as string | null) ?? null,
+  };
+}
+
+function rowToEvent(userId: string, epoch: string, r: Row): StoredEvent {
+  return {
+    userId,
+    seq: Number(r.seq),
+    epoch,
+    type: String(r.type),
+    payload: json(r.payload),
+    timestamp: iso(r.created_at),
+    originDeviceId: (r.origin_device_id as string | null) ?? null,
+  };
+}
+
+const DRAFT_COLUMNS =
+  'id, device_id, customer_id, customer_name, items, notes, updated_at, server_updated_at, version, deleted, deleted_at, converted_to';
+const PENDING_COLUMNS =
+  'id, device_id, customer_id, customer_name, items, notes, updated_at, server_updated_at, version, status, erp_order_number, job_id, source_draft_id';
+
+async function saveDraft(q: SqlQuery, userId: string, d: Draft): Promise<void> {
+  await q.query(
+    `INSERT INTO drafts (user_id, ${DRAFT_COLUMNS})
+     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13)
+     ON CONFLICT (user_id, id) DO UPDATE SET
+       device_id = EXCLUDED.device_id, customer_id = EXCLUDED.customer_id, customer_name = EXCLUDED.customer_name,
+       items = EXCLUDED.items, notes = EXCLUDED.notes, updated_at = EXCLUDED.updated_at,
+       server_updated_at = EXCLUDED.server_updated_at, version = EXCLUDED.version, deleted = EXCLUDED.deleted,
+       deleted_at = EXCLUDED.deleted_at, converted_to = EXCLUDED.converted_to`,
+    [
+      userId, d.id, d.deviceId, d.customerId, d.customerName, JSON.stringify(d.items), d.notes, d.updatedAt,
+      d.serverUpdatedAt, d.version, d.deleted, d.deletedAt, d.convertedTo,
+    ],
+  );
+}
+
+async function savePendingOrders(q: SqlQuery, userId: string, orders: readonly PendingOrder[]): Promise<void> {
+  if (orders.length === 0) return;
+  const values: string[] = [];
+  const params: unknown[] = [userId];
+  for (const o of orders) {
+    const b = params.length;
+    const p = (i: number) => `$${b + i}`;
+    values.push(`($1, ${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}::jsonb, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}, ${p(10)}, ${p(11)}, ${p(12)}, ${p(13)})`);
+    params.push(
+      o.id, o.deviceId, o.customerId, o.customerName, JSON.stringify(o.items), o.notes, o.updatedAt,
+      o.serverUpdatedAt, o.version, o.status, o.erpOrderNumber, o.jobId, o.sourceDraftId,
+    );
+  }
+  await q.query(
+    `INSERT INTO pending_orders (user_id, ${PENDING_COLUMNS})
+     VALUES ${values.join(', ')}
+     ON CONFLICT (user_id, id) DO UPDATE SET
+       device_id = EXCLUDED.device_id, customer_id = EXCLUDED.customer_id, customer_name = EXCLUDED.customer_name,
+       items = EXCLUDED.items, notes = EXCLUDED.notes, updated_at = EXCLUDED.updated_at,
+       server_updated_at = EXCLUDED.server_updated_at, version = EXCLUDED.version, status = EXCLUDED.status,
+       erp_order_number = EXCLUDED.erp_order_number, job_id = EXCLUDED.job_id, source_draft_id = EXCLUDED.source_draft_id`,
+    params,
+  );
+}
+
+async function insertEventsAndAdvance(q: SqlQuery, userId: string, events: StoredEvent[]): Promise<void> {
+  const values: string[] = [];
+  const params: unknown[] = [userId];
+  for (const e of events) {
+    const b = params.length;
+    values.push(`($1, $${b + 1}, $${b + 2}, $${b + 3}::jsonb, $${b + 4}, $${b + 5})`);
+    params.push(e.seq, e.type, JSON.stringify(e.payload), e.originDeviceId, e.timestamp);
+  }
+  params.push(events[events.length - 1]!.seq);
+  await q.query(
+    `WITH ins AS (
+       INSERT INTO events (user_id, seq, type, payload, origin_device_id, created_at) VALUES ${values.join(', ')}
+     )
+     UPDATE user_logs SET last_seq = $${params.length} WHERE user_id = $1`,
+    params,
+  );
+}
+
+export function createSqlStorage(db: SqlRunner): Storage {
+  async function ensureLog(q: SqlQuery, userId: string): Promise<LogHead> {
+    const found = await q.query<{ epoch: string; last_seq: number }>(
+      'SELECT epoch, last_seq FROM user_logs WHERE user_id = $1',
+      [userId],
+    );
+    if (found[0]) return { epoch: found[0].epoch, latestSeq: Number(found[0].last_seq) };
+    await q.query('INSERT INTO user_logs (user_id, epoch) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING', [
+      userId,
+      randomUUID(),
+    ]);
+    const rows = await q.query<{ epoch: string; last_seq: number }>(
+      'SELECT epoch, last_seq FROM user_logs WHERE user_id = $1',
+      [userId],
+    );
+    return { epoch: rows[0]!.epoch, latestSeq: Number(rows[0]!.last_seq) };
+  }
+
+  return {
+    async migrate() {
+      await migrate(db);
+    },
+    async ping() {
+      await db.query('SELECT 1');
+    },
+    close: () => db.close(),
+
+    async unitOfWork(userId, fn) {
+      return db.transaction(async (q) => {
+        // Lock the user's log row for the whole transaction: a user's writes are serialized,
+        // so seq is gapless and events are committed in seq order.
+        const [log] = await q.query<{ epoch: string; last_seq: number }>(
+          `INSERT INTO user_logs (user_id, epoch) VALUES ($1, $2)
+           ON CONFLICT (user_id) DO UPDATE SET last_seq = user_logs.last_seq
+           RETURNING epoch, last_seq`,
+          [userId, randomUUID()],
+        );
+        let seq = Number(log!.last_seq);
+        const epoch = log!.epoch;
+        const events: StoredEvent[] = [];
+        const now = new Date();
+        const tx: UserTx = {
+          userId,
+          now,
+          async getDraft(id) {
+            const rows = await q.query(`SELECT ${DRAFT_COLUMNS} FROM drafts WHERE user_id = $1 AND id = $2`, [userId, id]);
+            return rows[0] ? rowToDraft(rows[0]) : null;
+          },
+          saveDraft: (d) => saveDraft(q, userId, d),
+          async getPendingOrders(ids) {
+            if (ids.length === 0) return [];
+            const rows = await q.query(
+              `SELECT ${PENDING_COLUMNS} FROM pending_orders WHERE user_id = $1 AND id = ANY($2::uuid[])`,
+              [userId, ids],
+            );
+            return rows.map(rowToPending);
+          },
+          savePendingOrders: (orders) => savePendingOrders(q, userId, orders),
+          async deletePendingOrder(id) {
+            const rows = await q.query('DELETE FROM pending_orders WHERE user_id = $1 AND id = $2 RETURNING id', [userId, id]);
+            return rows.length > 0;
+          },
+          appendEvent(e: NewEvent) {
+            seq += 1;
+            const stored: StoredEvent = {
+              userId,
+              seq,
+              epoch,
+              type: e.type,
+              payload: e.payload,
+              timestamp: new Date().toISOString(),
+              originDeviceId: e.originDeviceId,
+            };
+            events.push(stored);
+            return stored;
+          },
+        };
+        const value = await fn(tx);
+        if (events.length > 0) await insertEventsAndAdvance(q, userId, events);
+        return { value, events };
+      });
+    },
+
+    async listDrafts(userId, { includeDeleted }) {
+      return db.transaction(
+        async (q) => {
+          const head = await q.query<{ last_seq: number }>('SELECT last_seq FROM user_logs WHERE user_id = $1', [userId]);
+          const rows = await q.query(
+            `SELECT ${DRAFT_COLUMNS} FROM drafts WHERE user_id = $1 ${includeDeleted ? '' : 'AND NOT deleted'}
+             ORDER BY server_updated_at DESC, id`,
+            [userId],
+          );
+          return { items: rows.map(rowToDraft), seq: head[0] ? Number(head[0].last_seq) : 0 };
+        },
+        { snapshot: true },
+      );
+    },
+    async getDraft(userId, id) {
+      const rows = await db.query(`SELECT ${DRAFT_COLUMNS} FROM drafts WHERE user_id = $1 AND id = $2`, [userId, id]);
+      return rows[0] ? rowToDraft(rows[0]) : null;
+    },
+    async listPendingOrders(userId) {
+      return db.transaction(
+        async (q) => {
+          const head = await q.query<{ last_seq: number }>('SELECT last_seq FROM user_logs WHERE user_id = $1', [userId]);
+          const rows = await q.query(
+            `SELECT ${PENDING_COLUMNS} FROM pending_orders WHERE user_id = $1 ORDER BY server_updated_at DESC, id`,
+            [userId],
+          );
+          return { items: rows.map(rowToPending), seq: head[0] ? Number(head[0].last_seq) : 0 };
+        },
+        { snapshot: true },
+      );
+    },
+    async getPendingOrder(userId, id) {
+      const rows = await db.query(`SELECT ${PENDING_COLUMNS} FROM pending_orders WHERE user_id = $1 AND id = $2`, [userId, id]);
+      return rows[0] ? rowToPending(rows[0]) : null;
+    },
+
+    logHead: (userId) => ensureLog(db, userId),
+
+    async readEvents(userId, afterSeq, toSeq, limit) {
+      const rows = await db.query(
+        `SELECT e.seq, e.type, e.payload, e.origin_device_id, e.created_at, l.epoch
+         FROM events e JOIN user_logs l ON l.user_id = e.user_id
+         WHERE e.user_id = $1 AND e.seq > $2 AND e.seq <= $3
+         ORDER BY e.seq LIMIT $4`,
+        [userId, afterSeq, toSeq, limit],
+      );
+      return rows.map((r) => rowToEvent(userId, String(r.epoch), r));
+    },
+    async oldestSeq(userId) {
+      const rows = await db.query<{ min: number | null }>('SELECT min(seq) AS min FROM events WHERE user_id = $1', [userId]);
+      return rows[0]?.min === null || rows[0]?.min === undefined ? null : Number(rows[0].min);
+    },
+  };
+}

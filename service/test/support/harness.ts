@@ -1,0 +1,337 @@
+/**
+ * Test harness: a real service on an ephemeral port (PGlite or a real PostgreSQL), real HTTP,
+ * real `ws` devices. Nothing is mocked.
+ */
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { SignJWT } from 'jose';
+import pg from 'pg';
+import { inject } from 'vitest';
+import WebSocket from 'ws';
+import { createApp, type App } from '../../src/app.js';
+import { createMemoryBus } from '../../src/adapters/bus-memory.js';
+import { createErpSimulator } from '../../src/adapters/erp-simulator.js';
+import { createMemoryJobQueue } from '../../src/adapters/jobs-memory.js';
+import { createPgliteRunner } from '../../src/adapters/sql-pglite.js';
+import { createPostgresRunner } from '../../src/adapters/sql-postgres.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { createSqlStorage } from '../../src/storage/sql-storage.js';
+
+export type StorageKind = 'pglite' | 'postgres';
+export const TEST_SECRET = 'test-secret-0123456789-0123456789-abcdef';
+
+/** The storage variants every storage and end-to-end suite runs on, with a skip reason when unavailable. */
+export function storageVariants(): { kind: StorageKind; skip: string | null }[] {
+  return [
+    { kind: 'pglite', skip: null },
+    { kind: 'postgres', skip: inject('pgUnavailableReason') },
+  ];
+}
+
+/** A fresh database on the run's PostgreSQL, so suites never see each other's rows. */
+export async function createTestDatabase(): Promise<string> {
+  const adminUrl = inject('pgAdminUrl');
+  if (!adminUrl) throw new Error(inject('pgUnavailableReason') ?? 'no PostgreSQL');
+  const name = `t_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function makeStorage(kind: StorageKind, databaseUrl?: string) {
+  const runner =
+    kind === 'pglite'
+      ? await createPgliteRunner()
+      : createPostgresRunner({ connectionString: databaseUrl ?? (await createTestDatabase()), max: 10 });
+  return createSqlStorage(runner);
+}
+
+export interface StartOptions {
+  storage: StorageKind;
+  /** Reuse a database (several instances, restarts). Only for postgres. */
+  databaseUrl?: string;
+  env?: Record<string, string>;
+  publishDelayMs?: number;
+  logLevel?: string;
+}
+
+export interface TestService {
+  app: App;
+  url: string;
+  wsUrl: string;
+  databaseUrl: string | undefined;
+  logs: string[];
+  token(userId: string, opts?: { admin?: boolean; ttlSec?: number; secret?: string }): Promise<string>;
+  api(userId: string, opts?: { admin?: boolean; deviceId?: string }): Api;
+  device(userId: string, deviceId: string, query?: Record<string, string | number>): Promise<TestDevice>;
+  close(): Promise<void>;
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+}
+
+export interface Api {
+  get<T = any>(path: string): Promise<ApiResponse<T>>;
+  post<T = any>(path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  put<T = any>(path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  del<T = any>(path: string): Promise<ApiResponse<T>>;
+  raw(path: string, init: RequestInit): Promise<ApiResponse>;
+}
+
+export async function mintToken(
+  userId: string,
+  opts: { admin?: boolean; ttlSec?: number; secret?: string; alg?: string } = {},
+): Promise<string> {
+  const jwt = new SignJWT({ ...(opts.admin ? { role: 'admin' } : {}) })
+    .setProtectedHeader({ alg: opts.alg ?? 'HS256' })
+    .setSubject(userId)
+    .setIssuedAt();
+  if (opts.ttlSec !== undefined) jwt.setExpirationTime(Math.floor(Date.now() / 1000) + opts.ttlSec);
+  else jwt.setExpirationTime('1h');
+  return jwt.sign(new TextEncoder().encode(opts.secret ?? TEST_SECRET));
+}
+
+export async function startService(opts: StartOptions): Promise<TestService> {
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
+  const databaseUrl = opts.storage === 'postgres' ? (opts.databaseUrl ?? (await createTestDatabase())) : undefined;
+  const config = loadConfig({
+    JWT_SECRET: TEST_SECRET,
+    LOG_LEVEL: opts.logLevel ?? 'debug',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    ERP_DELAY_MS: '40',
+    JOB_BACKOFF_MS: '50',
+    SHUTDOWN_TIMEOUT_MS: '3000',
+    RESTART_JITTER_MS: '200',
+    ...opts.env,
+  });
+  const log = createLogger({ level: config.logLevel, destination });
+  const storage = await makeStorage(opts.storage, databaseUrl);
+  const erp = createErpSimulator({ delayMs: config.erp.delayMs, failureRate: config.erp.failureRate });
+  const app = await createApp({
+    config,
+    log,
+    instanceId: `test-${randomUUID().slice(0, 8)}`,
+    storage,
+    busFactory: createMemoryBus,
+    jobQueueFactory: (h) => createMemoryJobQueue({ ...h, attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs }),
+    erp,
+    publishDelayMs: opts.publishDelayMs,
+  });
+  const { url } = await app.listen(0, '127.0.0.1');
+  const wsUrl = `${url.replace('http', 'ws')}/ws/realtime`;
+  const devices = new Set<TestDevice>();
+
+  const api = (userId: string, apiOpts: { admin?: boolean; deviceId?: string } = {}): Api => {
+    const tokenP = mintToken(userId, { admin: apiOpts.admin });
+    const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+      const res = await fetch(url + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${await tokenP}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(apiOpts.deviceId ? { 'x-device-id': apiOpts.deviceId } : {}),
+          ...headers,
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null };
+    };
+    return {
+      get: (p) => call('GET', p),
+      post: (p, b, h) => call('POST', p, b, h),
+      put: (p, b, h) => call('PUT', p, b, h),
+      del: (p) => call('DELETE', p),
+      async raw(p, init) {
+        const res = await fetch(url + p, {
+          ...init,
+          headers: { authorization: `Bearer ${await tokenP}`, ...(init.headers as Record<string, string>) },
+        });
+        const text = await res.text();
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // not JSON
+        }
+        return { status: res.status, body };
+      },
+    };
+  };
+
+  return {
+    app,
+    url,
+    wsUrl,
+    databaseUrl,
+    logs,
+    token: (userId, o) => mintToken(userId, o),
+    api,
+    async device(userId, deviceId, query = {}) {
+      const token = await mintToken(userId);
+      const d = await TestDevice.connect(wsUrl, token, { deviceId, ...query });
+      devices.add(d);
+      return d;
+    },
+    async close() {
+      for (const d of devices) d.terminate();
+      await app.close();
+    },
+  };
+}
+
+export interface Frame {
+  type: string;
+  payload: any;
+  timestamp: string;
+  seq?: number;
+  originDeviceId?: string | null;
+}
+
+/** A raw `ws` device that records every frame it receives. */
+export class TestDevice {
+  readonly frames: Frame[] = [];
+  closeCode: number | null = null;
+  closeReason = '';
+  private waiters: { pred: (f: Frame[]) => boolean; resolve: () => void }[] = [];
+  private closeWaiters: ((code: number) => void)[] = [];
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      this.frames.push(JSON.parse(String(data)) as Frame);
+      this.check();
+    });
+    ws.on('close', (code, reason) => {
+      this.closeCode = code;
+      this.closeReason = String(reason);
+      for (const w of this.closeWaiters) w(code);
+      this.closeWaiters = [];
+    });
+    ws.on('error', () => undefined);
+  }
+
+  static connect(
+    wsUrl: string,
+    token: string | null,
+    query: Record<string, string | number>,
+    opts: { viaQuery?: boolean } = {},
+  ): Promise<TestDevice> {
+    const u = new URL(wsUrl);
+    for (const [k, v] of Object.entries(query)) u.searchParams.set(k, String(v));
+    if (token && opts.viaQuery) u.searchParams.set('token', token);
+    const ws = new WebSocket(u, { headers: token && !opts.viaQuery ? { authorization: `Bearer ${token}` } : {} });
+    const device = new TestDevice(ws);
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => resolve(device));
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += String(c)));
+        res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, body })));
+      });
+      ws.once('error', reject);
+    });
+  }
+
+  private check(): void {
+    this.waiters = this.waiters.filter((w) => {
+      if (w.pred(this.frames)) {
+        w.resolve();
+        return false;
+      }
+      return true;
+    });
+  }
+
+  /** Resolve when `pred(frames)` holds; reject after `timeoutMs` with what was received. */
+  waitFor(pred: (frames: Frame[]) => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
+    if (pred(this.frames)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.frames.map((f) => [f.type, f.seq]))}`));
+      }, timeoutMs);
+      this.waiters.push({ pred, resolve: () => (clearTimeout(t), resolve()) });
+    });
+  }
+
+  waitForType(type: string, count = 1, timeoutMs = 5_000): Promise<Frame[]> {
+    return this.waitFor((fs) => fs.filter((f) => f.type === type).length >= count, timeoutMs, `${count} x ${type}`).then(() =>
+      this.ofType(type),
+    );
+  }
+
+  /** Wait until a stored event with this seq arrived. */
+  waitForSeq(seq: number, timeoutMs = 5_000): Promise<void> {
+    return this.waitFor((fs) => fs.some((f) => f.seq !== undefined && f.seq >= seq), timeoutMs, `seq ${seq}`);
+  }
+
+  ofType(type: string): Frame[] {
+    return this.frames.filter((f) => f.type === type);
+  }
+
+  /** Stored events (frames with a seq), in arrival order. */
+  events(): Frame[] {
+    return this.frames.filter((f) => f.seq !== undefined);
+  }
+
+  hello(): Frame {
+    const h = this.frames[0];
+    if (!h || h.type !== 'HELLO') throw new Error(`first frame is not HELLO: ${JSON.stringify(h)}`);
+    return h;
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  closed(timeoutMs = 5_000): Promise<number> {
+    if (this.closeCode !== null) return Promise.resolve(this.closeCode);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('socket did not close')), timeoutMs);
+      this.closeWaiters.push((c) => (clearTimeout(t), resolve(c)));
+    });
+  }
+
+  close(): Promise<number> {
+    this.ws.close(1000);
+    return this.closed();
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+}
+
+export function newDraft(overrides: Record<string, unknown> = {}) {
+  return {
+    id: randomUUID(),
+    customerId: 'C-1',
+    customerName: 'Rossi Srl',
+    items: [{ productId: 'P-1', quantity: 2, price: 10.5 }],
+    notes: null,
+    updatedAt: new Date().toISOString(),
+    ...overrides,
+  };
+}
+
+export function later(iso: string, ms = 1000): string {
+  return new Date(Date.parse(iso) + ms).toISOString();
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
