@@ -27,6 +27,7 @@ import type { JobFailureHandler, JobQueue, SubmitOrderJobData, SubmitOrderProces
 import type { Storage, StoredEvent } from './ports/storage.js';
 import { createGateway } from './realtime/gateway.js';
 import { createHub } from './realtime/hub.js';
+import { createMaintenance } from './features/jobs/maintenance.js';
 
 export interface JobQueueHandlers {
   processor: SubmitOrderProcessor;
@@ -97,9 +98,19 @@ export async function createApp(deps: AppDeps): Promise<App> {
     100,
   );
   const jobs = deps.jobQueueFactory({
-    ...submitJob,
+    processor: async (data, ctx) => {
+      const result = await submitJob.processor(data, ctx);
+      metrics.jobs.inc({ name: 'submit-order', outcome: 'completed' });
+      return result;
+    },
+    onFailure: async (data, ctx, error, willRetry) => {
+      metrics.jobs.inc({ name: 'submit-order', outcome: willRetry ? 'retried' : 'failed' });
+      await submitJob.onFailure(data, ctx, error, willRetry);
+    },
     onProgress: (data, jobId, p, stage) => progress(data.userId, jobId, data.orderId, p, stage, data.deviceId),
   });
+
+  const maintenance = createMaintenance({ storage, log, retention: config.retention });
 
   const drafts = createDraftsService({ storage, publish });
   const pending = createPendingOrdersService({ storage, publish, jobs });
@@ -222,6 +233,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         server.closeIdleConnections();
         await bounded(serverClosed);
         server.closeAllConnections();
+        maintenance.stop();
         await bounded(jobs.close());
         await hub.close();
         await storage.close().catch((err: unknown) => log.warn({ err }, 'storage close failed'));

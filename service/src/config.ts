@@ -44,6 +44,9 @@ export const envSchema = z.object({
   ERP_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
   JOB_ATTEMPTS: int(3, 1),
   JOB_BACKOFF_MS: int(1000, 0),
+  EVENT_RETENTION_MS: int(7 * 24 * 3_600_000, 1),
+  TOMBSTONE_RETENTION_MS: int(30 * 24 * 3_600_000, 1),
+  MAINTENANCE_INTERVAL_MS: int(3_600_000, 0),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -75,6 +78,7 @@ export interface Config {
   shutdown: { timeoutMs: number; drainDelayMs: number; restartJitterMs: number };
   erp: { delayMs: number; failureRate: number };
   jobs: { attempts: number; backoffMs: number };
+  retention: { eventsMs: number; tombstonesMs: number; intervalMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -128,5 +132,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     erp: { delayMs: e.ERP_DELAY_MS, failureRate: e.ERP_FAILURE_RATE },
     jobs: { attempts: e.JOB_ATTEMPTS, backoffMs: e.JOB_BACKOFF_MS },
+    retention: { eventsMs: e.EVENT_RETENTION_MS, tombstonesMs: e.TOMBSTONE_RETENTION_MS, intervalMs: e.MAINTENANCE_INTERVAL_MS },
   };
 }

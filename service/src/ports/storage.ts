@@ -63,4 +63,9 @@ export interface Storage {
   readEvents(userId: string, afterSeq: number, toSeq: number, limit: number): Promise<StoredEvent[]>;
   /** The smallest seq still kept in the user's log, or null when the log is empty. */
   oldestSeq(userId: string): Promise<number | null>;
+
+  /** Maintenance: delete log events committed before `olderThan` (all users). Returns how many. */
+  pruneEvents(olderThan: Date): Promise<number>;
+  /** Maintenance: delete draft tombstones deleted before `olderThan`. Returns how many. */
+  purgeTombstones(olderThan: Date): Promise<number>;
 }

@@ -258,5 +258,13 @@ export function createSqlStorage(db: SqlRunner): Storage {
       const rows = await db.query<{ min: number | null }>('SELECT min(seq) AS min FROM events WHERE user_id = $1', [userId]);
       return rows[0]?.min === null || rows[0]?.min === undefined ? null : Number(rows[0].min);
     },
+    async pruneEvents(olderThan) {
+      const rows = await db.query('DELETE FROM events WHERE created_at < $1 RETURNING 1', [olderThan.toISOString()]);
+      return rows.length;
+    },
+    async purgeTombstones(olderThan) {
+      const rows = await db.query('DELETE FROM drafts WHERE deleted AND deleted_at < $1 RETURNING 1', [olderThan.toISOString()]);
+      return rows.length;
+    },
   };
 }

@@ -17,6 +17,7 @@ import { createPostgresRunner } from '../../src/adapters/sql-postgres.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { createSqlStorage } from '../../src/storage/sql-storage.js';
+import type { Storage } from '../../src/ports/storage.js';
 
 export type StorageKind = 'pglite' | 'postgres';
 export const TEST_SECRET = 'test-secret-0123456789-0123456789-abcdef';
@@ -65,6 +66,7 @@ export interface StartOptions {
 
 export interface TestService {
   app: App;
+  storage: Storage;
   url: string;
   wsUrl: string;
   databaseUrl: string | undefined;
@@ -178,6 +180,7 @@ export async function startService(opts: StartOptions): Promise<TestService> {
 
   return {
     app,
+    storage,
     url,
     wsUrl,
     databaseUrl,
