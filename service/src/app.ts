@@ -28,11 +28,14 @@ import type { Storage, StoredEvent } from './ports/storage.js';
 import { createGateway } from './realtime/gateway.js';
 import { createHub } from './realtime/hub.js';
 import { createMaintenance } from './features/jobs/maintenance.js';
+import { createOutbox } from './realtime/outbox.js';
 
 export interface JobQueueHandlers {
   processor: SubmitOrderProcessor;
   onFailure: JobFailureHandler;
   onProgress: (data: SubmitOrderJobData, jobId: string, progress: number, stage: string) => void;
+  /** The repeatable maintenance job's body (prune the log and tombstones). */
+  runMaintenance: () => Promise<unknown>;
 }
 
 export interface AppDeps {
@@ -43,8 +46,6 @@ export interface AppDeps {
   busFactory: BusFactory;
   jobQueueFactory: (handlers: JobQueueHandlers) => JobQueue;
   erp: ErpClient;
-  /** Test hook: delay every publish by this many ms (to prove the latency gate can fail). */
-  publishDelayMs?: number;
 }
 
 export interface App {
@@ -71,6 +72,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   await storage.migrate();
 
   const hub = createHub({
+    // The outbox is created below; the hub only calls this after a publish, long after.
+    onPublished: (e) => outbox.published(e),
     storage,
     busFactory: deps.busFactory,
     metrics,
@@ -86,10 +89,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
       transientDropBytes: config.ws.transientDropBytes,
     },
   });
+  const delay = config.testPublishDelayMs;
   const publish =
-    deps.publishDelayMs && deps.publishDelayMs > 0
-      ? (events: readonly StoredEvent[]) => void setTimeout(() => hub.publishStored(events), deps.publishDelayMs)
+    delay > 0
+      ? (events: readonly StoredEvent[]) => void setTimeout(() => hub.publishStored(events), delay)
       : (events: readonly StoredEvent[]) => hub.publishStored(events);
+
+  const outbox = createOutbox({ storage, log, republish: (events) => hub.publishStored(events), options: config.outbox });
+  outbox.start();
 
   const submitJob = createSubmitOrderJob({ storage, publish, erp: deps.erp });
   const progress = createProgressThrottle(
@@ -108,9 +115,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await submitJob.onFailure(data, ctx, error, willRetry);
     },
     onProgress: (data, jobId, p, stage) => progress(data.userId, jobId, data.orderId, p, stage, data.deviceId),
+    runMaintenance: createMaintenance({ storage, log, retention: config.retention }),
   });
-
-  const maintenance = createMaintenance({ storage, log, retention: config.retention });
 
   const drafts = createDraftsService({ storage, publish });
   const pending = createPendingOrdersService({ storage, publish, jobs });
@@ -233,7 +239,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         server.closeIdleConnections();
         await bounded(serverClosed);
         server.closeAllConnections();
-        maintenance.stop();
+        await outbox.stop();
         await bounded(jobs.close());
         await hub.close();
         await storage.close().catch((err: unknown) => log.warn({ err }, 'storage close failed'));

@@ -47,6 +47,12 @@ export const envSchema = z.object({
   EVENT_RETENTION_MS: int(7 * 24 * 3_600_000, 1),
   TOMBSTONE_RETENTION_MS: int(30 * 24 * 3_600_000, 1),
   MAINTENANCE_INTERVAL_MS: int(3_600_000, 0),
+  REDIS_URL: optionalString.pipe(z.url().optional()),
+  REDIS_PREFIX: z.string().default('rt:'),
+  RUN_WORKER: z.enum(['true', 'false']).default('true'),
+  OUTBOX_INTERVAL_MS: int(5_000, 0),
+  OUTBOX_GRACE_MS: int(2_000, 0),
+  TEST_PUBLISH_DELAY_MS: int(0, 0),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -79,6 +85,11 @@ export interface Config {
   erp: { delayMs: number; failureRate: number };
   jobs: { attempts: number; backoffMs: number };
   retention: { eventsMs: number; tombstonesMs: number; intervalMs: number };
+  redis: { url: string | undefined; prefix: string };
+  runWorker: boolean;
+  outbox: { intervalMs: number; graceMs: number };
+  /** Test-only: delay every publish (proves the latency gate fails when delivery is slow). */
+  testPublishDelayMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -133,5 +144,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     erp: { delayMs: e.ERP_DELAY_MS, failureRate: e.ERP_FAILURE_RATE },
     jobs: { attempts: e.JOB_ATTEMPTS, backoffMs: e.JOB_BACKOFF_MS },
     retention: { eventsMs: e.EVENT_RETENTION_MS, tombstonesMs: e.TOMBSTONE_RETENTION_MS, intervalMs: e.MAINTENANCE_INTERVAL_MS },
+    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
+    runWorker: e.RUN_WORKER === 'true',
+    outbox: { intervalMs: e.OUTBOX_INTERVAL_MS, graceMs: e.OUTBOX_GRACE_MS },
+    testPublishDelayMs: e.TEST_PUBLISH_DELAY_MS,
   };
 }

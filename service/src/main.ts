@@ -1,23 +1,20 @@
 /**
- * Entry point: reads env, picks adapters, listens, handles SIGTERM/SIGINT. The only place that does.
+ * Entry point: reads env, picks adapters (compose.ts), listens, handles SIGTERM/SIGINT.
  * Embedded defaults: PGlite in memory (or DATA_DIR), in-process bus and job runner.
+ * With REDIS_URL: Redis fan-out between instances and BullMQ jobs.
  */
-import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { createApp } from './app.js';
-import { createMemoryBus } from './adapters/bus-memory.js';
-import { createErpSimulator } from './adapters/erp-simulator.js';
-import { createMemoryJobQueue } from './adapters/jobs-memory.js';
-import { createPgliteRunner } from './adapters/sql-pglite.js';
-import { createPostgresRunner } from './adapters/sql-postgres.js';
-import { ConfigError, loadConfig } from './config.js';
+import { hostname } from 'node:os';
+import type { App } from './app.js';
+import { composeApp } from './compose.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
-import { createSqlStorage } from './storage/sql-storage.js';
 
-async function main(): Promise<void> {
-  let config;
+export async function boot(role: 'service' | 'worker'): Promise<void> {
+  let config: Config;
   try {
     config = loadConfig();
+    if (role === 'worker' && !config.redis.url) throw new ConfigError('REDIS_URL is required to run a separate worker');
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`archibald-realtime: ${err.message}\n`);
@@ -25,43 +22,28 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  if (role === 'worker') config = { ...config, runWorker: true };
   const log = createLogger({ level: config.logLevel });
   const instanceId = config.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
-
   if (config.jwt.usingDevSecret) {
     log.warn('JWT_SECRET is not set: using the built-in development secret. Never do this in production.');
   }
-  const runner = config.databaseUrl
-    ? createPostgresRunner({
-        connectionString: config.databaseUrl,
-        max: config.databasePoolMax,
-        onError: (err) => log.warn({ err: err.message }, 'idle database client error'),
-      })
-    : await createPgliteRunner({ dataDir: config.dataDir });
-  const storage = createSqlStorage(runner);
-  const erp = createErpSimulator({ delayMs: config.erp.delayMs, failureRate: config.erp.failureRate });
+  const { app } = await composeApp(config, log, { instanceId });
+  const summary = {
+    storage: config.databaseUrl ? 'postgres' : config.dataDir ? `pglite:${config.dataDir}` : 'pglite:memory',
+    bus: config.redis.url ? 'redis' : 'memory',
+    jobs: config.redis.url ? `bullmq${config.runWorker ? '+worker' : ''}` : 'memory',
+  };
+  if (role === 'service') {
+    const { url } = await app.listen();
+    log.info({ url, ...summary }, 'archibald-realtime listening');
+  } else {
+    log.info(summary, 'archibald-realtime worker running');
+  }
+  handleSignals(app, config, log);
+}
 
-  const app = await createApp({
-    config,
-    log,
-    instanceId,
-    storage,
-    busFactory: createMemoryBus,
-    jobQueueFactory: (handlers) =>
-      createMemoryJobQueue({ ...handlers, attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs }),
-    erp,
-  });
-  const { url } = await app.listen();
-  log.info(
-    {
-      url,
-      storage: config.databaseUrl ? 'postgres' : config.dataDir ? `pglite:${config.dataDir}` : 'pglite:memory',
-      bus: 'memory',
-      jobs: 'memory',
-    },
-    'archibald-realtime listening',
-  );
-
+function handleSignals(app: App, config: Config, log: ReturnType<typeof createLogger>): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -87,7 +69,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`archibald-realtime: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+const entry = process.argv[1] ?? '';
+if (/main\.[tj]s$/.test(entry)) {
+  boot('service').catch((err: unknown) => {
+    process.stderr.write(`archibald-realtime: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,7 +1,7 @@
 /** In-process bus for the embedded mode: one instance, same semantics as the Redis bus. */
-import type { Bus, BusEvent, BusEventHandler } from '../ports/bus.js';
+import type { Bus, BusEvent, BusHandlers } from '../ports/bus.js';
 
-export function createMemoryBus(onEvent: BusEventHandler): Bus {
+export function createMemoryBus({ onEvent }: BusHandlers): Bus {
   const subscribed = new Set<string>();
   return {
     async publish(event: BusEvent) {

@@ -16,6 +16,8 @@ export function createMemoryJobQueue(opts: {
   backoffMs: number;
   concurrency?: number;
   onProgress?: (data: SubmitOrderJobData, jobId: string, progress: number, stage: string) => void;
+  /** Repeatable maintenance, run on a timer in this process. */
+  maintenance?: { intervalMs: number; run: () => Promise<unknown> };
 }): JobQueue {
   const jobs = new Map<string, MemJob>();
   const waiting: string[] = [];
@@ -23,6 +25,12 @@ export function createMemoryJobQueue(opts: {
   const active = new Set<Promise<void>>();
   const concurrency = opts.concurrency ?? 2;
   let closed = false;
+  const maintenance = opts.maintenance;
+  const maintenanceTimer =
+    maintenance && maintenance.intervalMs > 0
+      ? setInterval(() => void maintenance.run().catch(() => undefined), maintenance.intervalMs)
+      : null;
+  maintenanceTimer?.unref();
 
   function pump(): void {
     while (!closed && active.size < concurrency && waiting.length > 0) {
@@ -100,6 +108,7 @@ export function createMemoryJobQueue(opts: {
     },
     async close() {
       closed = true;
+      if (maintenanceTimer) clearInterval(maintenanceTimer);
       for (const t of timers) clearTimeout(t);
       timers.clear();
       await Promise.allSettled([...active]);

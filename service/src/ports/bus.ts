@@ -18,6 +18,15 @@ export interface BusEvent {
 
 export type BusEventHandler = (event: BusEvent) => void;
 
+export interface BusHandlers {
+  onEvent: BusEventHandler;
+  /**
+   * Called after the bus lost its connection and got it back: events published meanwhile may be
+   * lost, so the hub re-reads each subscribed user's log head and fills what is missing.
+   */
+  onReconnect?: () => void;
+}
+
 export interface Bus {
   /** Publish after commit. Resolves when the bus accepted the event; never throws into the caller's response. */
   publish(event: BusEvent): Promise<void>;
@@ -27,4 +36,4 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-export type BusFactory = (onEvent: BusEventHandler) => Bus;
+export type BusFactory = (handlers: BusHandlers) => Bus;

@@ -64,6 +64,11 @@ export interface Storage {
   /** The smallest seq still kept in the user's log, or null when the log is empty. */
   oldestSeq(userId: string): Promise<number | null>;
 
+  /** Outbox: record that these events reached the bus. */
+  markPublished(keys: readonly { userId: string; seq: number }[]): Promise<void>;
+  /** Outbox: events committed before `olderThan` that never reached the bus, oldest first. */
+  unpublishedEvents(olderThan: Date, limit: number): Promise<StoredEvent[]>;
+
   /** Maintenance: delete log events committed before `olderThan` (all users). Returns how many. */
   pruneEvents(olderThan: Date): Promise<number>;
   /** Maintenance: delete draft tombstones deleted before `olderThan`. Returns how many. */

@@ -69,6 +69,8 @@ export function createHub(deps: {
   metrics: Metrics;
   log: Logger;
   options: HubOptions;
+  /** Told when the bus accepted a stored event (the outbox records it). */
+  onPublished?: (event: StoredEvent) => void;
 }) {
   const { storage, metrics, options } = deps;
   const log = deps.log.child({ component: 'hub' });
@@ -78,7 +80,7 @@ export function createHub(deps: {
   let connectionCount = 0;
   let closing = false;
 
-  const bus: Bus = deps.busFactory(onBusEvent);
+  const bus: Bus = deps.busFactory({ onEvent: onBusEvent, onReconnect: () => void resyncAll('bus reconnected') });
 
   /** Bus subscribe/unsubscribe for one user run one after another, never interleaved. */
   function chainBusOp(userId: string, op: () => Promise<void>): Promise<void> {
@@ -97,6 +99,27 @@ export function createHub(deps: {
 
   function storedToDelivery(e: StoredEvent): Delivery {
     return toDelivery({ seq: e.seq, type: e.type, timestamp: e.timestamp, frame: encodeEventFrame(e) });
+  }
+
+  /**
+   * Re-read the log head of every user with local devices and deliver what the bus did not bring
+   * (events published while the bus was down). Also the periodic safety net of the outbox relay.
+   */
+  async function resyncAll(why: string): Promise<void> {
+    for (const state of [...users.values()]) {
+      if (!state.ready || closing) continue;
+      try {
+        const head = await storage.logHead(state.userId);
+        if (head.latestSeq > state.deliveredSeq) {
+          log.info({ userId: state.userId, from: state.deliveredSeq, to: head.latestSeq, why }, 'filling missed events from the log');
+          const events = await storage.readEvents(state.userId, state.deliveredSeq, head.latestSeq, head.latestSeq - state.deliveredSeq);
+          metrics.gapFills.inc();
+          for (const e of events) ingest(state, storedToDelivery(e));
+        }
+      } catch (err) {
+        log.warn({ err, userId: state.userId }, 'resync from the log failed');
+      }
+    }
   }
 
   function onBusEvent(e: BusEvent): void {
@@ -422,6 +445,7 @@ export function createHub(deps: {
       metrics.eventsPublished.inc({ type: e.type });
       bus
         .publish({ userId: e.userId, seq: e.seq, epoch: e.epoch, type: e.type, timestamp: e.timestamp, frame })
+        .then(() => deps.onPublished?.(e))
         .catch((err: unknown) => {
           metrics.publishFailures.inc();
           log.error({ err, userId: e.userId, seq: e.seq }, 'publish failed; devices will fill the gap from the log');
@@ -463,6 +487,7 @@ export function createHub(deps: {
     attach,
     detach,
     resume,
+    resyncAll,
     publishStored,
     publishTransient,
     allConnections,

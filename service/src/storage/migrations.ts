@@ -60,6 +60,14 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 2,
+    name: 'outbox',
+    sql: `
+      ALTER TABLE events ADD COLUMN published_at timestamptz;
+      CREATE INDEX events_unpublished_idx ON events (created_at) WHERE published_at IS NULL
+    `,
+  },
 ];
 
 // Arbitrary constant: the advisory lock key of this schema's migrations.

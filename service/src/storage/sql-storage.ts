@@ -258,6 +258,24 @@ export function createSqlStorage(db: SqlRunner): Storage {
       const rows = await db.query<{ min: number | null }>('SELECT min(seq) AS min FROM events WHERE user_id = $1', [userId]);
       return rows[0]?.min === null || rows[0]?.min === undefined ? null : Number(rows[0].min);
     },
+    async markPublished(keys) {
+      if (keys.length === 0) return;
+      await db.query(
+        `UPDATE events SET published_at = now()
+         WHERE published_at IS NULL AND (user_id, seq) IN (SELECT * FROM unnest($1::text[], $2::bigint[]))`,
+        [keys.map((k) => k.userId), keys.map((k) => k.seq)],
+      );
+    },
+    async unpublishedEvents(olderThan, limit) {
+      const rows = await db.query(
+        `SELECT e.user_id, e.seq, e.type, e.payload, e.origin_device_id, e.created_at, l.epoch
+         FROM events e JOIN user_logs l ON l.user_id = e.user_id
+         WHERE e.published_at IS NULL AND e.created_at < $1
+         ORDER BY e.created_at, e.user_id, e.seq LIMIT $2`,
+        [olderThan.toISOString(), limit],
+      );
+      return rows.map((r) => rowToEvent(String(r.user_id), String(r.epoch), r));
+    },
     async pruneEvents(olderThan) {
       const rows = await db.query('DELETE FROM events WHERE created_at < $1 RETURNING 1', [olderThan.toISOString()]);
       return rows.length;

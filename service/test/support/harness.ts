@@ -8,10 +8,8 @@ import { SignJWT } from 'jose';
 import pg from 'pg';
 import { inject } from 'vitest';
 import WebSocket from 'ws';
-import { createApp, type App } from '../../src/app.js';
-import { createMemoryBus } from '../../src/adapters/bus-memory.js';
-import { createErpSimulator } from '../../src/adapters/erp-simulator.js';
-import { createMemoryJobQueue } from '../../src/adapters/jobs-memory.js';
+import type { App } from '../../src/app.js';
+import { composeApp } from '../../src/compose.js';
 import { createPgliteRunner } from '../../src/adapters/sql-pglite.js';
 import { createPostgresRunner } from '../../src/adapters/sql-postgres.js';
 import { loadConfig } from '../../src/config.js';
@@ -60,7 +58,6 @@ export interface StartOptions {
   /** Reuse a database (several instances, restarts). Only for postgres. */
   databaseUrl?: string;
   env?: Record<string, string>;
-  publishDelayMs?: number;
   logLevel?: string;
 }
 
@@ -125,17 +122,7 @@ export async function startService(opts: StartOptions): Promise<TestService> {
   });
   const log = createLogger({ level: config.logLevel, destination });
   const storage = await makeStorage(opts.storage, databaseUrl);
-  const erp = createErpSimulator({ delayMs: config.erp.delayMs, failureRate: config.erp.failureRate });
-  const app = await createApp({
-    config,
-    log,
-    instanceId: `test-${randomUUID().slice(0, 8)}`,
-    storage,
-    busFactory: createMemoryBus,
-    jobQueueFactory: (h) => createMemoryJobQueue({ ...h, attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs }),
-    erp,
-    publishDelayMs: opts.publishDelayMs,
-  });
+  const { app } = await composeApp(config, log, { instanceId: `test-${randomUUID().slice(0, 8)}`, storage });
   const { url } = await app.listen(0, '127.0.0.1');
   const wsUrl = `${url.replace('http', 'ws')}/ws/realtime`;
   const devices = new Set<TestDevice>();

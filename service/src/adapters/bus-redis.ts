@@ -1,0 +1,63 @@
+/**
+ * Redis pub/sub bus: one channel per user, subscribed while this instance holds a device of that
+ * user. One connection publishes, one subscribes. ioredis re-subscribes after a reconnect; events
+ * published while the connection was down are filled from the log by the hub (onReconnect).
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Bus, BusEvent, BusHandlers } from '../ports/bus.js';
+
+export const userChannel = (prefix: string, userId: string) => `${prefix}u:${userId}`;
+
+export function createRedisBus(
+  handlers: BusHandlers,
+  opts: { url: string; log: Logger; prefix?: string },
+): Bus {
+  const prefix = opts.prefix ?? 'rt:';
+  const log = opts.log.child({ component: 'bus-redis' });
+  const common = { lazyConnect: false, maxRetriesPerRequest: 2, retryStrategy: (n: number) => Math.min(50 * 2 ** n, 2_000) };
+  const pub = new Redis(opts.url, { ...common, connectionName: 'rt-pub' });
+  const sub = new Redis(opts.url, { ...common, connectionName: 'rt-sub', autoResubscribe: true });
+  let lostConnection = false;
+
+  for (const [name, conn] of [['pub', pub], ['sub', sub]] as const) {
+    conn.on('error', (err: Error) => log.warn({ conn: name, err: err.message }, 'redis error'));
+  }
+  sub.on('close', () => {
+    lostConnection = true;
+  });
+  sub.on('ready', () => {
+    if (!lostConnection) return;
+    lostConnection = false;
+    log.info('redis subscriber reconnected; filling missed events from the log');
+    // ioredis re-subscribes on 'ready' before this handler runs its own commands; give it a moment.
+    setTimeout(() => handlers.onReconnect?.(), 50);
+  });
+  sub.on('message', (_channel: string, message: string) => {
+    let event: BusEvent;
+    try {
+      event = JSON.parse(message) as BusEvent;
+    } catch {
+      log.warn('unparseable bus message dropped');
+      return;
+    }
+    handlers.onEvent(event);
+  });
+
+  return {
+    async publish(event) {
+      await pub.publish(userChannel(prefix, event.userId), JSON.stringify(event));
+    },
+    async subscribe(userId) {
+      await sub.subscribe(userChannel(prefix, userId));
+    },
+    async unsubscribe(userId) {
+      await sub.unsubscribe(userChannel(prefix, userId));
+    },
+    async close() {
+      await Promise.allSettled([pub.quit(), sub.quit()]);
+      pub.disconnect();
+      sub.disconnect();
+    },
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * Picks the adapters from the config: PostgreSQL or PGlite; Redis bus and BullMQ when REDIS_URL is
+ * set, else the in-process bus and job runner. Used by main.ts, worker.ts and the tests.
+ */
+import type { Logger } from 'pino';
+import { createApp, type App } from './app.js';
+import { createMemoryBus } from './adapters/bus-memory.js';
+import { createRedisBus } from './adapters/bus-redis.js';
+import { createErpSimulator } from './adapters/erp-simulator.js';
+import { createBullmqJobQueue } from './adapters/jobs-bullmq.js';
+import { createMemoryJobQueue } from './adapters/jobs-memory.js';
+import { createPgliteRunner } from './adapters/sql-pglite.js';
+import { createPostgresRunner } from './adapters/sql-postgres.js';
+import type { Config } from './config.js';
+import type { ErpClient } from './ports/erp.js';
+import type { Storage } from './ports/storage.js';
+import { createSqlStorage } from './storage/sql-storage.js';
+
+export async function composeApp(
+  config: Config,
+  log: Logger,
+  opts: { instanceId: string; erp?: ErpClient; storage?: Storage },
+): Promise<{ app: App; storage: Storage }> {
+  const storage =
+    opts.storage ??
+    createSqlStorage(
+      config.databaseUrl
+        ? createPostgresRunner({
+            connectionString: config.databaseUrl,
+            max: config.databasePoolMax,
+            onError: (err) => log.warn({ err: err.message }, 'idle database client error'),
+          })
+        : await createPgliteRunner({ dataDir: config.dataDir }),
+    );
+  const erp = opts.erp ?? createErpSimulator({ delayMs: config.erp.delayMs, failureRate: config.erp.failureRate });
+  const redisUrl = config.redis.url;
+  const maintenanceEvery = config.retention.intervalMs;
+  const app = await createApp({
+    config,
+    log,
+    instanceId: opts.instanceId,
+    storage,
+    erp,
+    busFactory: redisUrl
+      ? (handlers) => createRedisBus(handlers, { url: redisUrl, log, prefix: config.redis.prefix })
+      : createMemoryBus,
+    jobQueueFactory: (h) =>
+      redisUrl
+        ? createBullmqJobQueue({
+            ...h,
+            url: redisUrl,
+            log,
+            prefix: config.redis.prefix.replace(/:$/, ''),
+            attempts: config.jobs.attempts,
+            backoffMs: config.jobs.backoffMs,
+            runWorker: config.runWorker,
+            maintenance: { intervalMs: maintenanceEvery, run: h.runMaintenance },
+          })
+        : createMemoryJobQueue({
+            ...h,
+            attempts: config.jobs.attempts,
+            backoffMs: config.jobs.backoffMs,
+            maintenance: { intervalMs: maintenanceEvery, run: h.runMaintenance },
+          }),
+  });
+  return { app, storage };
+}
