@@ -77,3 +77,26 @@ describe.each(storageVariants())('lifecycle ($kind)', ({ kind, skip }) => {
     }
   });
 });
+
+describe.each(storageVariants())('outbox ($kind)', ({ kind, skip }) => {
+  it.skipIf(skip)('an event committed but never published is republished by the outbox sweep', async () => {
+    const svc = await startService({ storage: kind, env: { OUTBOX_INTERVAL_MS: '200', OUTBOX_GRACE_MS: '100' } });
+    try {
+      const u = `u-${randomUUID()}`;
+      const dev = await svc.device(u, 'phone');
+      await dev.waitForType('HELLO');
+      await svc.api(u).post('/api/drafts', newDraft());
+      await dev.waitForSeq(1);
+      // The last event of the stream: no later event will reveal the gap, only the outbox can.
+      await svc.storage.unitOfWork(u, async (tx) => {
+        tx.appendEvent({ type: 'DRAFT_DELETED', payload: { draftId: 'x', deleted: true, deviceId: null }, originDeviceId: null });
+      });
+      await dev.waitForSeq(2, 5_000);
+      expect(dev.events().map((e) => e.seq)).toEqual([1, 2]);
+      await sleep(300);
+      expect(await svc.storage.unpublishedEvents(new Date(Date.now() + 1000), 10)).toEqual([]);
+    } finally {
+      await svc.close();
+    }
+  });
+});

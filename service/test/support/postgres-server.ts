@@ -34,7 +34,8 @@ export interface PgServer {
   url: string;
   port: number;
   dataDir: string;
-  stop(): void;
+  /** Stop the server: `fast` (clean, the default) or `immediate` (like a crash of the server process). */
+  stop(mode?: 'fast' | 'immediate'): void;
   start(): void;
 }
 
@@ -59,11 +60,11 @@ export async function startPostgres(): Promise<PgServer> {
     execFileSync(join(bin, cmd), args, { uid, gid, stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, env: { ...process.env, LC_ALL: 'C' } });
   const port = await freePort();
   run('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=300`;
   const start = () => run('pg_ctl', ['-D', dataDir, '-o', opts, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
-  const stop = () => {
+  const stop = (mode: 'fast' | 'immediate' = 'fast') => {
     try {
-      run('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
+      run('pg_ctl', ['-D', dataDir, '-m', mode, '-w', 'stop']);
     } catch {
       // already stopped
     }
@@ -79,6 +80,6 @@ export async function startPostgres(): Promise<PgServer> {
 }
 
 export function removePostgres(server: PgServer): void {
-  server.stop();
+  server.stop('immediate');
   rmSync(join(server.dataDir, '..'), { recursive: true, force: true });
 }
