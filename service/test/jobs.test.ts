@@ -85,3 +85,25 @@ describe.each(variants)('JobQueue conformance ($name)', ({ skip, make }) => {
     }
   });
 });
+
+describe.skipIf(redis.skip)('BullMQ maintenance scheduler', () => {
+  it('runs the repeatable maintenance job on its interval', async () => {
+    let runs = 0;
+    const q = createBullmqJobQueue({
+      url: redis.server!.url,
+      log,
+      processor: async () => undefined,
+      onFailure: async () => undefined,
+      attempts: 1,
+      backoffMs: 10,
+      prefix: `m${randomUUID().slice(0, 8)}`,
+      maintenance: { intervalMs: 200, run: async () => (runs += 1) },
+    });
+    try {
+      await until(async () => runs >= 2, 10_000);
+      expect(runs).toBeGreaterThanOrEqual(2);
+    } finally {
+      await q.close();
+    }
+  });
+});

@@ -77,6 +77,29 @@ describe.skipIf(skip)('several instances on Redis and PostgreSQL', () => {
     expect(((await job.json()) as { state: string }).state).toBe('completed');
   });
 
+  it('a separate worker process (npm run worker) runs the jobs of instances that run none', async () => {
+    const group = { ...env, REDIS_PREFIX: `w${randomUUID().slice(0, 6)}:` };
+    const api = await spawnService({ ...group, RUN_WORKER: 'false' }, 'api-only');
+    const worker = await spawnService(group, 'worker-1', { entry: 'worker' });
+    try {
+      const user = `u-${randomUUID()}`;
+      const token = await mintToken(user);
+      const dev = new ResumingDevice([api.wsUrl], token, 'phone');
+      devices.push(dev);
+      await dev.start();
+      const o = newDraft();
+      await post(api, token, '/api/pending-orders', { orders: [o] });
+      const sub = await post(api, token, `/api/pending-orders/${o.id}/submit`);
+      expect(sub.status).toBe(202);
+      await dev.waitForSeq(5);
+      const order = await fetch(`${api.url}/api/pending-orders/${o.id}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(((await order.json()) as { status: string }).status).toBe('submitted');
+      expect(worker.output()).toContain('worker running');
+    } finally {
+      await Promise.all([api.kill('SIGTERM'), worker.kill('SIGTERM')]);
+    }
+  }, 60_000);
+
   it('kill -9 of an instance mid-stream: its devices fail over and resume with nothing lost or repeated', async () => {
     const user = `u-${randomUUID()}`;
     const { token, devs } = await spread(user);
@@ -113,6 +136,8 @@ describe.skipIf(skip)('several instances on Redis and PostgreSQL', () => {
       await d.waitForSeq(15, 20_000);
       expect(d.accepted).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
     }
+    // The outage was real: every instance lost its subscriber connection and got it back.
+    for (const i of instances) expect(i.output()).toContain('redis subscriber reconnected');
   }, 60_000);
 
   it('PostgreSQL stopped: writes get 503 and publish nothing; service resumes when it returns', async () => {

@@ -12,10 +12,15 @@ export interface ServiceProcess {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function spawnService(env: Record<string, string>, instanceId: string): Promise<ServiceProcess> {
+export async function spawnService(
+  env: Record<string, string>,
+  instanceId: string,
+  opts: { entry?: 'main' | 'worker' } = {},
+): Promise<ServiceProcess> {
   const port = await freePort();
   let out = '';
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'service/src/main.ts'], {
+  const entry = opts.entry ?? 'main';
+  const proc = spawn(process.execPath, ['--import', 'tsx', `service/src/${entry}.ts`], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
@@ -33,7 +38,13 @@ export async function spawnService(env: Record<string, string>, instanceId: stri
   proc.stderr!.on('data', (c: Buffer) => (out += String(c)));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
-  for (;;) {
+  // A worker has no HTTP side: it is up once it says so.
+  while (entry === 'worker' && !out.includes('worker running')) {
+    if (proc.exitCode !== null) throw new Error(`worker ${instanceId} exited at start-up:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`worker ${instanceId} did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (; entry === 'main'; ) {
     if (proc.exitCode !== null) throw new Error(`service ${instanceId} exited at start-up:\n${out}`);
     try {
       if ((await fetch(`${url}/readyz`)).ok) break;
