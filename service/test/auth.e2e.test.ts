@@ -93,7 +93,16 @@ describe.each(storageVariants())('authentication and authorization ($kind)', ({ 
     const dev = await TestDevice.connect(svc.wsUrl, token, { deviceId: 'phone' });
     const [notice] = await dev.waitForType('TOKEN_EXPIRING', 1, 4_000);
     expect(Date.parse(notice!.payload.expiresAt)).toBeGreaterThan(Date.now());
+    expect(dev.frames[0]!.type).toBe('HELLO');
     expect(await dev.closed(6_000)).toBe(4401);
+  });
+
+  it.skipIf(skip)('a token already inside the notice window: HELLO first, then TOKEN_EXPIRING at once', async () => {
+    const token = await mintToken(`u-${randomUUID()}`, { ttlSec: 1 });
+    const dev = await TestDevice.connect(svc.wsUrl, token, { deviceId: 'phone' });
+    await dev.waitForType('TOKEN_EXPIRING', 1, 900);
+    expect(dev.frames.map((f) => f.type).slice(0, 2)).toEqual(['HELLO', 'TOKEN_EXPIRING']);
+    expect(await dev.closed(4_000)).toBe(4401);
   });
 
   it.skipIf(skip)('in-band AUTH renews the token without reconnecting; another sub is refused with 1008', async () => {

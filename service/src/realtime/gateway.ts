@@ -208,8 +208,10 @@ export function createGateway(deps: {
       metrics.wsOpened.inc();
       metrics.wsConnections.inc();
       log.debug({ userId: conn.userId, deviceId, connectionId: conn.id, lastSeq }, 'socket open');
-      armTokenTimers(conn);
-      hub.attach(conn, { lastSeq, epoch }).catch((err: unknown) => {
+      // Token timers start once HELLO is out: HELLO is always the first frame.
+      hub.attach(conn, { lastSeq, epoch }).then(() => {
+        if (!conn.closed) armTokenTimers(conn);
+      }, (err: unknown) => {
         log.error({ err, userId: conn.userId }, 'attach failed');
         conn.close(CloseCode.INTERNAL, 'could not read the event log: reconnect');
       });
