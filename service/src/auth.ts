@@ -39,8 +39,14 @@ async function importPublicKey(pem: string): Promise<{ key: Awaited<ReturnType<t
   throw new Error('JWT_PUBLIC_KEY is not a PEM SPKI public key for RS256, ES256, PS256 or EdDSA');
 }
 
+/** Verified tokens kept (by their full text, signature included) so a device's requests are not re-verified. */
+const CACHE_MAX = 10_000;
+
 export async function createTokenVerifier(jwt: Config['jwt']): Promise<TokenVerifier> {
-  const secret = jwt.secret ? new TextEncoder().encode(jwt.secret) : null;
+  // Imported once: jose would otherwise import a raw secret into WebCrypto on every verification.
+  const secret = jwt.secret
+    ? await crypto.subtle.importKey('raw', new TextEncoder().encode(jwt.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
+    : null;
   const publicKey = jwt.publicKey ? await importPublicKey(jwt.publicKey.replace(/\\n/g, '\n')) : null;
   const jwks: JWTVerifyGetKey | null = jwt.jwksUrl ? createRemoteJWKSet(new URL(jwt.jwksUrl)) : null;
   const algorithms = [
@@ -56,8 +62,16 @@ export async function createTokenVerifier(jwt: Config['jwt']): Promise<TokenVeri
     throw new AuthError('algorithm', `Token algorithm ${String(header.alg)} is not accepted`);
   };
 
+  // A Map keeps insertion order: the oldest entry is evicted first when the cache is full.
+  const cache = new Map<string, Principal>();
+
   return async (token) => {
     if (!token) throw new AuthError('missing', 'Missing bearer token');
+    const cached = cache.get(token);
+    if (cached) {
+      if (cached.expiresAtMs === null || cached.expiresAtMs > Date.now()) return cached;
+      cache.delete(token);
+    }
     if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/.test(token)) {
       throw new AuthError('malformed', 'Malformed token');
     }
@@ -76,11 +90,17 @@ export async function createTokenVerifier(jwt: Config['jwt']): Promise<TokenVeri
       throw new AuthError('claims', 'Token has no valid sub claim');
     }
     const claims = payload as JWTPayload & { role?: unknown; admin?: unknown };
-    return {
+    const principal: Principal = {
       userId: payload.sub,
       admin: claims.role === 'admin' || claims.admin === true,
       expiresAtMs: typeof payload.exp === 'number' ? payload.exp * 1000 : null,
     };
+    // Tokens that are not yet valid (nbf) are not cached: they are rare and time-dependent.
+    if (payload.nbf === undefined) {
+      if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+      cache.set(token, principal);
+    }
+    return principal;
   };
 }
 
