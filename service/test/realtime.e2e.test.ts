@@ -223,3 +223,29 @@ async function pruneEvents(svc: TestService, userId: string, expectedSeq: number
   expect(removed).toBeGreaterThanOrEqual(expectedSeq);
   expect(await svc.storage.oldestSeq(userId)).toBeNull();
 }
+
+describe.each(storageVariants())('old clients resuming by time ($kind)', ({ kind, skip }) => {
+  it.skipIf(skip)('lastEventTs replays the events committed after that time', async () => {
+    const svc = await startService({ storage: kind });
+    try {
+      const u = `u-${randomUUID()}`;
+      const api = svc.api(u);
+      await api.post('/api/drafts', newDraft());
+      await api.post('/api/drafts', newDraft());
+      const dev = await svc.device(u, 'old', {});
+      await dev.waitForType('HELLO');
+      await sleep(20);
+      const cutoff = new Date().toISOString();
+      dev.terminate();
+      await sleep(20);
+      await api.post('/api/drafts', newDraft());
+      await api.post('/api/drafts', newDraft());
+      const back = await svc.device(u, 'old', { lastEventTs: cutoff });
+      await back.waitForSeq(4);
+      expect(back.events().map((e) => e.seq)).toEqual([3, 4]);
+      expect(back.hello().payload.replay).toMatchObject({ fromSeq: 3, toSeq: 4, count: 2 });
+    } finally {
+      await svc.close();
+    }
+  });
+});

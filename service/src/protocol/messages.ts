@@ -167,7 +167,10 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
 ]);
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 
-/** Query of the upgrade request. `lastEventTs` is accepted from old clients and ignored for replay. */
+/**
+ * Query of the upgrade request. `lastEventTs` (ISO-8601, from clients older than seq) resumes after
+ * the last event committed at or before that time; `lastSeq` wins when both are given.
+ */
 export const connectQuerySchema = z.object({
   deviceId: z
     .string()
@@ -176,7 +179,7 @@ export const connectQuerySchema = z.object({
     .regex(/^[A-Za-z0-9._:@-]+$/, 'letters, digits and . _ : @ - only'),
   lastSeq: z.coerce.number().int().min(0).optional(),
   epoch: z.string().min(1).max(64).optional(),
-  lastEventTs: z.string().max(64).optional(),
+  lastEventTs: z.iso.datetime({ offset: true }).optional(),
   token: z.string().optional(),
 });
 

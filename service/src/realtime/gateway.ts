@@ -197,7 +197,16 @@ export function createGateway(deps: {
       return refuse(socket, 401, 'UNAUTHORIZED', err instanceof AuthError ? err.message : 'Invalid token');
     }
     if (socket.destroyed) return;
-    const { deviceId, lastSeq, epoch } = query.data;
+    const { deviceId, epoch, lastEventTs } = query.data;
+    let lastSeq = query.data.lastSeq;
+    if (lastSeq === undefined && lastEventTs !== undefined) {
+      try {
+        lastSeq = await hub.seqAt(principal.userId, new Date(lastEventTs));
+      } catch {
+        metrics.wsRejected.inc({ reason: 'unavailable' });
+        return refuse(socket, 503, 'UNAVAILABLE', 'Event log unavailable; retry');
+      }
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const conn = new Connection(ws, randomUUID(), principal.userId, deviceId, principal.expiresAtMs, req.socket.remoteAddress ?? null);
       byWs.set(ws, conn);

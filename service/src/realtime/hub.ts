@@ -488,6 +488,7 @@ export function createHub(deps: {
     detach,
     resume,
     resyncAll,
+    seqAt: (userId: string, at: Date) => storage.seqAt(userId, at),
     publishStored,
     publishTransient,
     allConnections,

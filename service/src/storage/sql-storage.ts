@@ -254,6 +254,17 @@ export function createSqlStorage(db: SqlRunner): Storage {
       );
       return rows.map((r) => rowToEvent(userId, String(r.epoch), r));
     },
+    async seqAt(userId, at) {
+      // The first event after `at`, minus one; else the head (nothing after `at`).
+      const rows = await db.query<{ after: number | null; head: number | null }>(
+        `SELECT (SELECT min(seq) FROM events WHERE user_id = $1 AND created_at > $2) AS after,
+                (SELECT last_seq FROM user_logs WHERE user_id = $1) AS head`,
+        [userId, at.toISOString()],
+      );
+      const r = rows[0];
+      if (r?.after !== null && r?.after !== undefined) return Number(r.after) - 1;
+      return r?.head === null || r?.head === undefined ? 0 : Number(r.head);
+    },
     async oldestSeq(userId) {
       const rows = await db.query<{ min: number | null }>('SELECT min(seq) AS min FROM events WHERE user_id = $1', [userId]);
       return rows[0]?.min === null || rows[0]?.min === undefined ? null : Number(rows[0].min);
