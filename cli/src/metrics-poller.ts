@@ -1,0 +1,40 @@
+/** Scrapes /metrics of several instances and keeps each one's recent history (for rates and sparklines). */
+import { createApi } from './api.js';
+import { CliError } from './errors.js';
+import { parsePrometheusText } from './prometheus.js';
+import { computeInstanceView, HISTORY_POINTS, type InstanceView, type Scrape } from './top-model.js';
+
+export interface MetricsPoller {
+  readonly urls: readonly string[];
+  /** Scrape every instance once; an instance that fails keeps its history and carries the error. */
+  poll(): Promise<InstanceView[]>;
+  /** The first error of the last poll, as a CliError (for plain output, which stops on it). */
+  lastError(): CliError | null;
+}
+
+export function createMetricsPoller(urls: readonly string[], token?: string, keep = HISTORY_POINTS * 2 + 1): MetricsPoller {
+  const histories = new Map<string, Scrape[]>(urls.map((u) => [u, []]));
+  let firstError: CliError | null = null;
+  return {
+    urls,
+    lastError: () => firstError,
+    async poll() {
+      firstError = null;
+      return Promise.all(
+        urls.map(async (url) => {
+          const h = histories.get(url)!;
+          try {
+            const text = await createApi({ baseUrl: url, token, timeoutMs: 5_000 }).getText('/metrics');
+            h.push({ at: Date.now(), samples: parsePrometheusText(text) });
+            if (h.length > keep) h.splice(0, h.length - keep);
+            return computeInstanceView(url, h);
+          } catch (err) {
+            const e = err instanceof CliError ? err : new CliError(String(err));
+            firstError ??= e;
+            return computeInstanceView(url, h, e.message);
+          }
+        }),
+      );
+    },
+  };
+}
