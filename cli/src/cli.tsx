@@ -9,6 +9,7 @@ import type { TokenOptions } from './commands/token.js';
 import type { TopOptions } from './commands/top.js';
 import { createContext, type GlobalOptions, type Io } from './context.js';
 import { CliError, EXIT_CODES_HELP, ExitCode } from './errors.js';
+import { registerCheck, registerLatency } from './latency/register.js';
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
@@ -21,7 +22,7 @@ function buildProgram(io: Io, interrupts: Set<() => void>, setCode: (code: numbe
   };
 
   program
-    .description('Operate archibald-realtime: mint tokens, tail live events as a device, inspect stats, buffers and connections, watch a live dashboard.')
+    .description('Operate archibald-realtime: mint tokens, tail live events as a device, inspect stats, buffers and connections, watch a live dashboard, run scripted multi-device checks and the latency gate.')
     .addOption(new Option('--url <url>', 'service base URL; repeat (or comma-separate) for several instances').env('RT_URL').argParser(collect))
     .addOption(new Option('--token <jwt>', 'bearer token').env('RT_TOKEN'))
     .option('--json', 'one JSON object per line on stdout, no colour, no interactive view')
@@ -84,6 +85,9 @@ function buildProgram(io: Io, interrupts: Set<() => void>, setCode: (code: numbe
     .option('--interval <ms>', 'refresh interval (ms, or e.g. 2s)', '1000')
     .option('--count <n>', 'stop after n refreshes (plain and --json output)')
     .action(run(async (cmd) => (await import('./commands/top.js')).runTop(ctxOf(cmd), cmd.opts<TopOptions>())));
+
+  registerCheck(program, ctxOf, run);
+  registerLatency(program, ctxOf, run);
 
   return program;
 }

@@ -26,6 +26,8 @@ Exit codes:
   3    server unreachable
   4    authentication refused (401) or not an admin (403)
   130  interrupted before a one-shot command finished
+  latency adds 4 (correctness failure) and 99 (threshold missed); check adds 4 (a scenario
+  failed) and 5 (nothing ran): see rtctl latency --help and rtctl check --help
 
 Environment:
   RT_URL      default for --url (several: comma-separated)

@@ -1,0 +1,441 @@
+/**
+ * The latency gate's engine: connects `users × devices` simulated devices, sends writes on a fixed
+ * schedule (open loop: a write is due at t0 + i/rate whether or not earlier ones were answered, so
+ * a stall shows up as latency instead of hiding as fewer writes, the coordinated-omission trap), and
+ * hands every arrival to the Tracker. The harness watches itself (event-loop delay, how late each
+ * write left) so a slow harness is reported as such, not blamed on the server.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { CliError, ExitCode } from '../errors.js';
+import { createNodeDevice } from '../device-node.js';
+import type { Device, DeviceError } from '../device.js';
+import { userIdOf, type LatencyConfig, type WriteKind } from './options.js';
+import { createHistogram, recordMs, samplePercentile, type Histogram } from './stats.js';
+import type { TokenSource } from './tokens.js';
+import { Tracker, type WriteRecord } from './tracker.js';
+import { chooser, UserWorkload, type PlannedWrite } from './workload.js';
+
+export type Phase = 'connecting' | 'warmup' | 'measuring' | 'draining' | 'cleanup' | 'done';
+
+export interface LiveSnapshot {
+  phase: Phase;
+  elapsedMs: number;
+  sent: number;
+  total: number;
+  warmupWrites: number;
+  /** Writes sent in the last second. */
+  rate: number;
+  targetRate: number;
+  rolling: { p50: number | null; p90: number | null; p99: number | null; count: number };
+  buckets: number[];
+  measured: number;
+  missing: number;
+  duplicates: number;
+  outOfOrder: number;
+  crossUser: number;
+  failedWrites: number;
+  reconnects: number;
+  eventLoopP99Ms: number;
+  lateMaxMs: number;
+}
+
+export interface EngineResult {
+  config: LatencyConfig;
+  urls: string[];
+  startedAt: Date;
+  finishedAt: Date;
+  interrupted: boolean;
+  tracker: Tracker;
+  writesScheduled: number;
+  writesSent: number;
+  warmupWrites: number;
+  byKind: Record<string, number>;
+  measuredElapsedMs: number;
+  lateness: Histogram;
+  eventLoop: { p50Ms: number; p99Ms: number; maxMs: number; meanMs: number };
+  deviceErrors: string[];
+  cleanup: { deleted: number; failed: number; skipped: boolean };
+}
+
+export interface EngineOptions {
+  config: LatencyConfig;
+  urls: string[];
+  tokens: TokenSource;
+  /** Progress lines for the operator (stderr in plain mode). */
+  log?: (line: string) => void;
+  connectTimeoutMs?: number;
+}
+
+const ROLLING_MS = 5_000;
+/** monitorEventLoopDelay's samples include its own timer period: subtract it to get the excess delay. */
+const ELD_RESOLUTION_MS = 5;
+const eldMs = (ns: number) => Math.max(0, ns / 1e6 - ELD_RESOLUTION_MS);
+
+export class LatencyEngine {
+  private readonly cfg: LatencyConfig;
+  private readonly tracker: Tracker;
+  private readonly devices: Device[][] = [];
+  private readonly workloads: UserWorkload[];
+  private readonly tokens: string[] = [];
+  private readonly tokenAt: number[] = [];
+  private readonly recent: { at: number; ms: number }[] = [];
+  private readonly sentTimes: number[] = [];
+  private readonly lateness = createHistogram();
+  private readonly eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
+  private readonly deviceErrors: string[] = [];
+  private readonly byKind: Record<string, number> = {};
+  private phase: Phase = 'connecting';
+  private t0 = 0;
+  private started = performance.now();
+  private sent = 0;
+  private inFlight = 0;
+  private lateMax = 0;
+  private stopRequested = false;
+  private wake: (() => void) | null = null;
+  private readonly total: number;
+  private readonly warmupWrites: number;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.cfg = opts.config;
+    this.tracker = new Tracker({
+      users: this.cfg.users,
+      devices: this.cfg.devices,
+      onSample: (ms, at) => {
+        this.recent.push({ at, ms });
+        if (this.recent.length > 20_000) this.recent.splice(0, this.recent.length - 20_000);
+      },
+    });
+    this.workloads = Array.from({ length: this.cfg.users }, () => new UserWorkload(this.cfg.runId, this.cfg.batchMax));
+    this.warmupWrites = Math.floor((this.cfg.warmupMs * this.cfg.rate) / 1000);
+    const measured = this.cfg.writes ?? Math.max(1, Math.floor(((this.cfg.durationMs ?? 0) * this.cfg.rate) / 1000));
+    this.total = this.warmupWrites + measured;
+  }
+
+  /** Stop scheduling (Ctrl-C): the run drains briefly and reports what it has, marked interrupted. */
+  stop(): void {
+    this.stopRequested = true;
+    this.wake?.();
+  }
+
+  snapshot(): LiveSnapshot {
+    const now = performance.now();
+    while (this.recent.length > 0 && this.recent[0]!.at < now - ROLLING_MS) this.recent.shift();
+    while (this.sentTimes.length > 0 && this.sentTimes[0]! < now - 1000) this.sentTimes.shift();
+    const values = this.recent.map((r) => r.ms);
+    const c = this.tracker.counts;
+    return {
+      phase: this.phase,
+      elapsedMs: now - this.started,
+      sent: this.sent,
+      total: this.total,
+      warmupWrites: this.warmupWrites,
+      rate: this.sentTimes.length,
+      targetRate: this.cfg.rate,
+      rolling: { p50: samplePercentile(values, 50), p90: samplePercentile(values, 90), p99: samplePercentile(values, 99), count: values.length },
+      buckets: [...this.tracker.buckets],
+      measured: this.tracker.delivery.totalCount,
+      missing: c.missing,
+      duplicates: c.duplicates,
+      outOfOrder: c.outOfOrder,
+      crossUser: c.crossUser,
+      failedWrites: c.writesFailed,
+      reconnects: c.reconnects,
+      eventLoopP99Ms: this.eld.count > 0 ? eldMs(this.eld.percentile(99)) : 0,
+      lateMaxMs: this.lateMax,
+    };
+  }
+
+  async run(): Promise<EngineResult> {
+    const startedAt = new Date();
+    this.started = performance.now();
+    const log = this.opts.log ?? (() => undefined);
+    await this.preflight();
+    log(`connecting ${this.cfg.users * this.cfg.devices} device(s) for ${this.cfg.users} user(s) (run ${this.cfg.runId})`);
+    await this.connectAll();
+    let measuredElapsedMs = 0;
+    let cleanup = { deleted: 0, failed: 0, skipped: !this.cfg.cleanup };
+    try {
+      if (!this.stopRequested) {
+        log(`sending ${this.total} write(s) at ${this.cfg.rate}/s (${this.warmupWrites} warm-up)`);
+        measuredElapsedMs = await this.schedule();
+        this.phase = 'draining';
+        await this.drain(this.stopRequested ? Math.min(2_000, this.cfg.drainMs) : this.cfg.drainMs);
+      }
+      this.tracker.finish();
+    } finally {
+      this.eld.disable();
+      await Promise.all(this.devices.flat().map((d) => d.close()));
+    }
+    if (this.cfg.cleanup) {
+      this.phase = 'cleanup';
+      cleanup = { ...(await this.cleanup()), skipped: false };
+    }
+    this.phase = 'done';
+    const p = (q: number) => (this.eld.count > 0 ? eldMs(this.eld.percentile(q)) : 0);
+    return {
+      config: this.cfg,
+      urls: this.opts.urls,
+      startedAt,
+      finishedAt: new Date(),
+      interrupted: this.stopRequested,
+      tracker: this.tracker,
+      writesScheduled: this.total,
+      writesSent: this.sent,
+      warmupWrites: this.warmupWrites,
+      byKind: this.byKind,
+      measuredElapsedMs,
+      lateness: this.lateness,
+      eventLoop: { p50Ms: p(50), p99Ms: p(99), maxMs: this.eld.count > 0 ? eldMs(this.eld.max) : 0, meanMs: this.eld.count > 0 ? eldMs(this.eld.mean) : 0 },
+      deviceErrors: this.deviceErrors,
+      cleanup,
+    };
+  }
+
+  // ---- setup ----
+
+  private async token(user: number): Promise<string> {
+    // Renew well before the 1 h expiry of minted tokens.
+    if (this.tokens[user] === undefined || performance.now() - this.tokenAt[user]! > 20 * 60_000) {
+      this.tokens[user] = await this.opts.tokens(userIdOf(this.cfg.runId, user));
+      this.tokenAt[user] = performance.now();
+    }
+    return this.tokens[user]!;
+  }
+
+  /** Reachable and accepting our tokens, else exit 3 before anything is written. */
+  private async preflight(): Promise<void> {
+    for (const url of this.opts.urls) {
+      try {
+        await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) });
+      } catch (err) {
+        throw new CliError(`Cannot reach ${url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}. Is the service running? Check --url.`, ExitCode.UNREACHABLE);
+      }
+    }
+    let token: string;
+    try {
+      token = await this.token(0);
+    } catch (err) {
+      throw new CliError(`Could not get a token for ${userIdOf(this.cfg.runId, 0)}: ${(err as Error).message}`, ExitCode.UNREACHABLE);
+    }
+    const res = await fetch(`${this.opts.urls[0]}/api/drafts`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) });
+    await res.arrayBuffer();
+    if (res.status === 401 || res.status === 403) {
+      throw new CliError(`${this.opts.urls[0]} refused the synthetic user's token (${res.status}): pass the service's JWT_SECRET (or --secret), or a --token-cmd that prints a valid token for $RT_USER`, ExitCode.UNREACHABLE);
+    }
+    if (!res.ok) throw new CliError(`${this.opts.urls[0]}/api/drafts answered ${res.status}: the service is not ready`, ExitCode.UNREACHABLE);
+  }
+
+  private deviceId(user: number, d: number): string {
+    return `${userIdOf(this.cfg.runId, user)}-${d === 0 ? 'w' : `o${d}`}`;
+  }
+
+  private async connectAll(): Promise<void> {
+    const urls = this.opts.urls;
+    const timeoutMs = this.opts.connectTimeoutMs ?? 30_000;
+    const connects: Promise<void>[] = [];
+    for (let u = 0; u < this.cfg.users; u += 1) {
+      await this.token(u).catch((err: Error) => {
+        throw new CliError(`Could not get a token for ${userIdOf(this.cfg.runId, u)}: ${err.message}`, ExitCode.UNREACHABLE);
+      });
+      const row: Device[] = [];
+      for (let d = 0; d < this.cfg.devices; d += 1) {
+        const k = (u * this.cfg.devices + d) % urls.length;
+        const device = createNodeDevice({
+          urls: [...urls.slice(k), ...urls.slice(0, k)],
+          deviceId: this.deviceId(u, d),
+          token: this.tokens[u],
+          getToken: () => this.opts.tokens(userIdOf(this.cfg.runId, u)),
+          maxInitialAttempts: 3 * urls.length,
+          backoff: { initialMs: 200, maxMs: 5_000 },
+        });
+        device.on('event', (e) => this.tracker.onEvent(u, d, e));
+        device.on('duplicate', () => this.tracker.onDuplicate());
+        device.on('gap', () => this.tracker.onGap());
+        device.on('resync', () => this.tracker.onResync());
+        device.on('reconnecting', () => this.tracker.onReconnect());
+        device.on('stopped', ({ error }) => {
+          if (error && this.deviceErrors.length < 20) this.deviceErrors.push(`${device.deviceId}: ${error.message}`);
+        });
+        connects.push(waitHello(device, timeoutMs));
+        row.push(device);
+        device.start();
+      }
+      this.devices.push(row);
+    }
+    try {
+      await Promise.all(connects);
+    } catch (err) {
+      await Promise.all(this.devices.flat().map((d) => d.close()));
+      throw err;
+    }
+  }
+
+  // ---- the schedule ----
+
+  /** Send every write at its due time; returns the measured phase's length (ms). */
+  private async schedule(): Promise<number> {
+    const interval = 1000 / this.cfg.rate;
+    const choose = chooser(this.cfg.mix);
+    this.t0 = performance.now() + 20;
+    this.phase = this.warmupWrites > 0 ? 'warmup' : 'measuring';
+    let measuredFrom = this.t0 + this.warmupWrites * interval;
+    this.eld.enable();
+    for (let i = 0; i < this.total && !this.stopRequested; ) {
+      const now = performance.now();
+      const due = this.t0 + i * interval;
+      if (due > now) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, Math.max(0, due - now - 0.5));
+          this.wake = () => (clearTimeout(t), resolve());
+        });
+        continue;
+      }
+      if (i === this.warmupWrites) {
+        this.phase = 'measuring';
+        measuredFrom = due;
+        this.eld.reset(); // harness health is reported for the measured phase only
+      }
+      // Everything that is due leaves now; how late it left is the harness's own delay.
+      const warmup = i < this.warmupWrites;
+      const late = now - due;
+      if (!warmup) {
+        recordMs(this.lateness, late);
+        this.lateMax = Math.max(this.lateMax, late);
+      }
+      this.send(i, i % this.cfg.users, choose(), due, warmup);
+      i += 1;
+    }
+    return performance.now() - measuredFrom;
+  }
+
+  private send(n: number, user: number, wanted: WriteKind, due: number, warmup: boolean): void {
+    const plan: PlannedWrite = this.workloads[user]!.plan(wanted);
+    this.byKind[plan.kind] = (this.byKind[plan.kind] ?? 0) + 1;
+    const rec: WriteRecord = { n, user, kind: plan.kind, due, warmup, ids: plan.ids, expected: null, got: new Map(), done: false };
+    this.tracker.register(rec);
+    this.sent += 1;
+    this.sentTimes.push(performance.now());
+    this.inFlight += 1;
+    const url = this.opts.urls[user % this.opts.urls.length]!;
+    void this.request(url, user, plan)
+      .then(({ status, body }) => {
+        if (status >= 200 && status < 300) {
+          const r = plan.onResponse(body);
+          this.tracker.own(user, r.newIds);
+          this.tracker.resolve(rec, r.lastSeq, r.types, performance.now() - due);
+        } else {
+          plan.onFailure();
+          const err = (body as { error?: { code?: string } } | null)?.error?.code ?? '';
+          this.tracker.fail(rec, `${plan.kind} ${plan.request.method} ${plan.request.path}: HTTP ${status} ${err}`.trim());
+        }
+      })
+      .catch((err: Error) => {
+        plan.onFailure();
+        const cause = (err.cause as { code?: string; message?: string } | undefined) ?? {};
+        const why = err.name === 'TimeoutError' ? 'no answer in 30 s' : `${err.message}${cause.code || cause.message ? ` (${cause.code ?? cause.message})` : ''}`;
+        this.tracker.fail(rec, `${plan.kind} ${plan.request.method} ${plan.request.path}: ${why}`);
+      })
+      .finally(() => {
+        this.inFlight -= 1;
+        this.wake?.();
+      });
+  }
+
+  private async request(url: string, user: number, plan: PlannedWrite): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(url + plan.request.path, {
+      method: plan.request.method,
+      headers: {
+        authorization: `Bearer ${await this.token(user)}`,
+        'x-device-id': this.deviceId(user, 0),
+        ...(plan.request.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      body: plan.request.body === undefined ? undefined : JSON.stringify(plan.request.body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await res.text();
+    let body: unknown = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      // not JSON: the status says enough
+    }
+    return { status: res.status, body };
+  }
+
+  /** Wait until every response came and every event reached every device, or the drain time ran out. */
+  private async drain(maxMs: number): Promise<void> {
+    const deadline = performance.now() + maxMs;
+    while (performance.now() < deadline && (this.inFlight > 0 || this.tracker.outstanding > 0)) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Delete everything the synthetic users own: their drafts and pending orders (lists from the server). */
+  private async cleanup(): Promise<{ deleted: number; failed: number }> {
+    let deleted = 0;
+    let failed = 0;
+    const url = this.opts.urls[0]!;
+    const del = async (user: number, path: string) => {
+      try {
+        const res = await fetch(url + path, { method: 'DELETE', headers: { authorization: `Bearer ${await this.token(user)}` }, signal: AbortSignal.timeout(10_000) });
+        await res.arrayBuffer();
+        if (res.ok || res.status === 404) deleted += 1;
+        else failed += 1;
+      } catch {
+        failed += 1;
+      }
+    };
+    const list = async (user: number, path: string): Promise<string[]> => {
+      try {
+        const res = await fetch(url + path, { headers: { authorization: `Bearer ${await this.token(user)}` }, signal: AbortSignal.timeout(10_000) });
+        const body = (await res.json()) as { items?: { id: string }[] };
+        return (body.items ?? []).map((i) => i.id);
+      } catch {
+        failed += 1;
+        return [];
+      }
+    };
+    await pool(this.cfg.users, 8, async (user) => {
+      const drafts = await list(user, '/api/drafts');
+      const orders = await list(user, '/api/pending-orders');
+      for (const id of drafts) await del(user, `/api/drafts/${id}`);
+      for (const id of orders) await del(user, `/api/pending-orders/${id}`);
+    });
+    return { deleted, failed };
+  }
+}
+
+function waitHello(device: Device, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      off();
+      reject(new CliError(`Device ${device.deviceId} got no HELLO within ${timeoutMs} ms: is the realtime endpoint reachable?`, ExitCode.UNREACHABLE));
+    }, timeoutMs);
+    const offHello = device.on('hello', () => {
+      off();
+      resolve();
+    });
+    const offStop = device.on('stopped', ({ error }) => {
+      off();
+      reject(new CliError(`Device ${device.deviceId} could not connect: ${describe(error)}`, ExitCode.UNREACHABLE));
+    });
+    const off = () => {
+      clearTimeout(t);
+      offHello();
+      offStop();
+    };
+  });
+}
+
+function describe(error: DeviceError | null): string {
+  return error ? error.message : 'stopped';
+}
+
+async function pool(n: number, width: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, n) }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
+}

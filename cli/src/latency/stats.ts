@@ -1,0 +1,99 @@
+/**
+ * HDR histograms (hdr-histogram-js) of latencies, recorded in microseconds with 3 significant
+ * digits, summarized in milliseconds. Encoded histograms (`HISTFAAA…`, compressed base64) can be
+ * decoded and added by any HdrHistogram implementation, so runs can be merged.
+ */
+import * as hdr from 'hdr-histogram-js';
+
+export type Histogram = hdr.Histogram;
+
+/** 1 µs to 1 hour; values above are clamped (a delivery that late is a failure anyway). */
+const HIGHEST_US = 3_600_000_000;
+
+export function createHistogram(): Histogram {
+  return hdr.build({ bitBucketSize: 32, lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_US, numberOfSignificantValueDigits: 3, autoResize: false });
+}
+
+export function recordMs(h: Histogram, ms: number): void {
+  h.recordValue(Math.min(HIGHEST_US, Math.max(1, Math.round(ms * 1000))));
+}
+
+export interface Summary {
+  count: number;
+  minMs: number | null;
+  p50Ms: number | null;
+  p90Ms: number | null;
+  p99Ms: number | null;
+  p999Ms: number | null;
+  maxMs: number | null;
+  meanMs: number | null;
+  /** Any percentile, in ms (null without samples). Not serialized. */
+  percentile(p: number): number | null;
+}
+
+const round = (us: number) => Math.round(us) / 1000;
+
+export function summarize(h: Histogram): Summary {
+  const n = h.totalCount;
+  const at = (p: number) => (n === 0 ? null : round(h.getValueAtPercentile(p)));
+  return {
+    count: n,
+    minMs: n === 0 ? null : round(h.minNonZeroValue),
+    p50Ms: at(50),
+    p90Ms: at(90),
+    p99Ms: at(99),
+    p999Ms: at(99.9),
+    maxMs: n === 0 ? null : round(h.maxValue),
+    meanMs: n === 0 ? null : Math.round(h.mean) / 1000,
+    percentile: at,
+  };
+}
+
+/** The JSON form of a summary (drops the function). */
+export function summaryJson(s: Summary): Omit<Summary, 'percentile'> {
+  const { percentile: _p, ...rest } = s;
+  return rest;
+}
+
+export function encodeHistogram(h: Histogram): string {
+  return hdr.encodeIntoCompressedBase64(h);
+}
+
+export function decodeHistogram(encoded: string): Histogram {
+  return hdr.decodeFromCompressedBase64(encoded, 32, false);
+}
+
+/**
+ * The HdrHistogram log format (as written by HdrHistogram's HistogramLogWriter, read by
+ * HistogramLogProcessor and hdr-histogram-js's HistogramLogReader): one tagged interval line per
+ * histogram, values in microseconds.
+ */
+export function histogramLog(entries: { tag: string; histogram: Histogram }[], startMs: number, endMs: number): string {
+  let out = '';
+  const writer = new hdr.HistogramLogWriter((s) => (out += s));
+  writer.outputComment('rtctl latency: end-to-end delivery latency, values in microseconds');
+  writer.outputLogFormatVersion();
+  writer.outputStartTime(startMs);
+  writer.outputLegend();
+  for (const e of entries) {
+    e.histogram.tag = e.tag;
+    writer.outputIntervalHistogram(e.histogram, 0, (endMs - startMs) / 1000, 1000);
+  }
+  return out;
+}
+
+/** Latency buckets (upper bounds in ms) for the live view's bar chart. */
+export const BUCKETS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, Infinity] as const;
+
+export function bucketIndex(ms: number): number {
+  for (let i = 0; i < BUCKETS_MS.length; i += 1) if (ms <= BUCKETS_MS[i]!) return i;
+  return BUCKETS_MS.length - 1;
+}
+
+/** Percentile of an unsorted sample (the live view's rolling window), nearest-rank. */
+export function samplePercentile(values: readonly number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
