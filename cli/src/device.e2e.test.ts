@@ -16,7 +16,7 @@ const fast = { backoff: { initialMs: 100, maxMs: 1_000 } };
 function record(device: Device) {
   const log: { name: keyof DeviceEvents; value: unknown }[] = [];
   const events: DeviceEvent[] = [];
-  for (const name of ['open', 'hello', 'event', 'resync', 'gap', 'duplicate', 'reconnecting', 'closed', 'error', 'tokenRenewed', 'stopped'] as const) {
+  for (const name of ['open', 'hello', 'event', 'resync', 'gap', 'duplicate', 'resent', 'discarded', 'reconnecting', 'closed', 'error', 'tokenRenewed', 'stopped'] as const) {
     device.on(name, (value: unknown) => {
       log.push({ name, value });
       if (name === 'event') events.push(value as DeviceEvent);
@@ -113,9 +113,34 @@ describe('device client against the real service', () => {
     expect(r.seqs()).toEqual([1, 2, 3, 4]);
     expect(r.of('gap')[0]).toEqual({ expected: 2, got: 3 });
     expect(r.events[1]!.replayed).toBe(true); // seq 2 came back through the resume
-    // The resume resent what the device already held: dropped as duplicates, never emitted twice.
-    expect(r.of('duplicate').length).toBeGreaterThan(0);
+    // The resume resent what the device already held (seq 3 at least): expected copies, dropped
+    // without being emitted twice, and not duplicates.
+    await waitUntil(() => r.of('resent').some((x) => x.seq === 3), 'the resent copy of the held seq 3');
+    expect(r.of('resent').every((x) => x.event.seq === x.seq && x.seq >= 3 && x.seq <= 4)).toBe(true);
+    expect(r.of('duplicate')).toEqual([]);
+    expect(d.counters).toMatchObject({ duplicates: 0, gaps: 1 });
     expect(r.of('reconnecting')).toEqual([]);
+  });
+
+  it('a resend nobody asked for is duplicates, reported with the dropped event', async () => {
+    const u = user();
+    const api = svc.api(u);
+    const d = device({ userId: u });
+    const r = record(d);
+    d.start();
+    await d.once('hello');
+    const ids = [randomUUID(), randomUUID()];
+    for (const id of ids) await api.post('/api/drafts', newDraft({ id }));
+    await waitUntil(() => r.events.length === 2, '2 events');
+    // The server sends seqs 1 and 2 again though the device never sent RESUME.
+    svc.app.hub.resume(svc.app.hub.allConnections().find((c) => c.userId === u)!, 0);
+    await waitUntil(() => r.of('duplicate').length === 2, '2 duplicates');
+    expect(r.of('duplicate').map((x) => [x.seq, (x.event.payload as { draftId: string }).draftId])).toEqual([
+      [1, ids[0]],
+      [2, ids[1]],
+    ]);
+    expect(r.of('resent')).toEqual([]);
+    expect(r.seqs()).toEqual([1, 2]);
   });
 
   it('on 1012 (instance shutting down) it reconnects to the next URL after the retry delay, and resyncs to the new log', async () => {

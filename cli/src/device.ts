@@ -9,7 +9,10 @@
  * - Connects with `deviceId`, and `lastSeq` + `epoch` once it has seen them; reads `HELLO`.
  * - Tracks `lastSeq`; drops events at or below it (duplicates); on a hole it holds the later events,
  *   sends `RESUME { lastSeq }`, and delivers the held ones once the hole is filled. If the hole is
- *   not filled within `gapTimeoutMs`, it reconnects (the resume on connect then fills it).
+ *   not filled within `gapTimeoutMs`, it reconnects (the resume on connect then fills it). The
+ *   server answers a RESUME with everything after `lastSeq`, the frames the device holds included:
+ *   those second copies are expected (`resent`), not duplicates. Every dropped frame is emitted
+ *   with its parsed event (`duplicate`, `resent`, `discarded`) so a caller can still inspect it.
  * - Reconnects with exponential backoff and jitter (`initialMs` → `maxMs`, default 1 s → 30 s),
  *   per close code: 1012 waits the `retryAfterMs` of the close reason and moves to the next URL;
  *   4401 renews the token (needs `getToken`) and reconnects; 4429/4408/1011/1006 reconnect and
@@ -83,7 +86,12 @@ export interface DeviceEvents {
   resync: { reason: ResyncReason; latestSeq: number; epoch: string; previousSeq: number | null };
   /** A hole in seq was seen and RESUME sent. */
   gap: { expected: number; got: number };
-  duplicate: { seq: number };
+  /** A stored frame at or below lastSeq, or one already held, that no RESUME explains: dropped. */
+  duplicate: { seq: number; event: DeviceEvent };
+  /** The second copy of a frame, sent again in answer to our RESUME (it was held or delivered): dropped, expected. */
+  resent: { seq: number; event: DeviceEvent };
+  /** Held frames dropped because the hold was full (`maxHeld`); the resume sends them again. */
+  discarded: { events: DeviceEvent[] };
   reconnecting: { attempt: number; delayMs: number; url: string; code: number | null; reason: string };
   closed: { code: number; reason: string; willReconnect: boolean };
   error: DeviceError;
@@ -157,13 +165,21 @@ export class Device extends Emitter<DeviceEvents> {
   private failedInitialAttempts = 0;
   private unauthorizedInARow = 0;
   private held = new Map<number, DeviceEvent>();
+  /**
+   * Seqs the outstanding RESUME will send a second time: what the device held when it asked, and
+   * what it held after. The server resends everything after the RESUME's lastSeq up to what it had
+   * sent, in order, so a copy of one of these is expected once; a second copy is a duplicate.
+   */
+  private resending = new Set<number>();
+  /** Highest seq ever put in `resending` since it was last cleared. */
+  private resendMax = 0;
   private replayUntil = 0;
   private awaitingPong = false;
   private state_: DeviceState = 'idle';
   private lastSeq_: number | null;
   private epoch_: string | null;
   private hello_: (HelloPayload & { url: string }) | null = null;
-  readonly counters = { events: 0, duplicates: 0, gaps: 0, resyncs: 0, reconnects: 0, discardedHeld: 0 };
+  readonly counters = { events: 0, duplicates: 0, resent: 0, gaps: 0, resyncs: 0, reconnects: 0, discardedHeld: 0 };
 
   constructor(opts: DeviceOptions) {
     super();
@@ -332,6 +348,7 @@ export class Device extends Emitter<DeviceEvents> {
     this.failedInitialAttempts = 0;
     this.unauthorizedInARow = 0;
     this.held.clear();
+    this.clearResend();
     this.startLiveness(p.heartbeatMs);
     this.emit('hello', this.hello_);
   }
@@ -342,15 +359,22 @@ export class Device extends Emitter<DeviceEvents> {
     this.lastSeq_ = p.latestSeq;
     this.epoch_ = p.epoch;
     this.held.clear();
+    this.clearResend();
     this.clearTimer('gap');
     this.emit('resync', { ...p, previousSeq });
   }
 
   private onStored(event: DeviceEvent, seq: number): void {
     const last = this.lastSeq_ ?? 0;
+    const expectedCopy = this.resending.delete(seq);
     if (seq <= last || this.held.has(seq)) {
-      this.counters.duplicates += 1;
-      this.emit('duplicate', { seq });
+      if (expectedCopy) {
+        this.counters.resent += 1;
+        this.emit('resent', { seq, event });
+      } else {
+        this.counters.duplicates += 1;
+        this.emit('duplicate', { seq, event });
+      }
       return;
     }
     if (seq === last + 1) {
@@ -358,18 +382,26 @@ export class Device extends Emitter<DeviceEvents> {
       this.lastSeq_ = seq;
       this.deliver(event);
       this.drainHeld();
+      // Frames come in seq order on a socket: a new frame beyond every seq the resume was to resend
+      // means the resend is over; whatever it did not resend (sent live after it) will not come twice.
+      if (this.resending.size > 0 && this.held.size === 0 && seq > this.resendMax) this.clearResend();
       return;
     }
     // A hole: hold this one and ask for what is missing (once per hole).
     if (this.held.size >= (this.opts.maxHeld ?? 10_000)) {
       this.counters.discardedHeld += this.held.size;
+      const events = [...this.held.values()];
       this.held.clear();
+      this.emit('discarded', { events });
     }
     this.held.set(seq, event);
     this.replayUntil = Math.max(this.replayUntil, seq - 1);
-    if (!this.timers.gap) {
+    if (this.timers.gap) {
+      this.expectResend(seq); // held while a RESUME is outstanding: the resend may include it
+    } else {
       this.counters.gaps += 1;
       this.emit('gap', { expected: last + 1, got: seq });
+      for (const s of this.held.keys()) this.expectResend(s);
       this.send({ type: 'RESUME', payload: { lastSeq: last } });
       this.timers.gap = setTimeout(() => {
         this.timers.gap = undefined;
@@ -377,6 +409,16 @@ export class Device extends Emitter<DeviceEvents> {
         this.ws?.close(4000, 'gap not filled');
       }, this.opts.gapTimeoutMs ?? 5_000);
     }
+  }
+
+  private clearResend(): void {
+    this.resending.clear();
+    this.resendMax = 0;
+  }
+
+  private expectResend(seq: number): void {
+    this.resending.add(seq);
+    this.resendMax = Math.max(this.resendMax, seq);
   }
 
   private drainHeld(): void {

@@ -59,6 +59,24 @@ describe('rtctl check', () => {
     expect(line).toMatchObject({ scenario: 'impossible', status: 'fail' });
     expect(line.message).toMatch(/step 3: b: no DRAFT_DELETED \(in order\) within 500 ms of the last write; got \[DRAFT_CREATED#1\]/);
 
+    // convert emits DRAFT_CONVERTED and PENDING_CREATED: `exact` on the first alone must see the second.
+    const tooExact = join(dir, 'too-exact.yaml');
+    writeFileSync(
+      tooExact,
+      [
+        'name: too-exact',
+        'devices: [{ name: a, user: u }, { name: b, user: u }]',
+        'steps:',
+        '  - connect: b',
+        '  - write: { as: a, op: create-draft, ref: d }',
+        '  - write: { as: a, op: convert-draft, ref: d }',
+        '  - expect: { device: b, types: [DRAFT_CREATED, DRAFT_CONVERTED], exact: true }',
+      ].join('\n'),
+    );
+    const extra = await runRtctl(['--url', svc.url, 'check', tooExact, '--json'], { JWT_SECRET: TEST_SECRET }, 60_000);
+    expect(extra.code, extra.stdout + extra.stderr).toBe(4);
+    expect(JSON.parse(extra.stdout.trim().split('\n')[0]!).message).toMatch(/step 4: b should have received exactly DRAFT_CREATED, DRAFT_CONVERTED; got DRAFT_CREATED, DRAFT_CONVERTED, PENDING_CREATED/);
+
     const skipped = await runRtctl(['--url', svc.url, 'check', 'graceful-restart'], { JWT_SECRET: TEST_SECRET });
     expect(skipped.code).toBe(5);
     expect(skipped.stdout).toMatch(/skip graceful-restart .*needs --restart-cmd/);

@@ -2,14 +2,19 @@
  * User scenarios from a JSON or YAML file (schema in cli/LATENCY.md, example in
  * cli/examples/check-scenario.yaml): devices of named users, then steps run in order: connect,
  * disconnect, write, wait, expect. An `expect` waits until a device has received events of the
- * given types, in order, within N ms of the last write (and, with `exact`, nothing else).
+ * given types, in order, within N ms of the last write (and, with `exact`, nothing else, still true
+ * a short settle time later). At the end, every device's stored events must be gapless and free of
+ * duplicates, as in the built-in scenarios.
  */
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { usageError } from '../errors.js';
-import { CheckFailure, draftBody, fail, orderBody, sleep, type RecordingDevice, type ScenarioRuntime } from './runtime.js';
+import { assertGapless, CheckFailure, draftBody, fail, orderBody, sleep, type RecordingDevice, type ScenarioRuntime } from './runtime.js';
+
+/** After an `exact` expect matched, how long to watch for one event too many (ms, before scaling). */
+const EXACT_SETTLE_MS = 100;
 
 const name = z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, _ and - (1 to 40)');
 
@@ -82,6 +87,8 @@ export function loadScenarioFile(path: string): ScenarioFile {
 export async function runScenarioFile(rt: ScenarioRuntime, file: ScenarioFile): Promise<void> {
   const userOf = new Map(file.devices.map((d) => [d.name, rt.userId(d.user)]));
   const connected = new Map<string, RecordingDevice>();
+  /** Every connection made, and the lastSeq it resumed from (undefined: it started live). */
+  const sessions: { d: RecordingDevice; resumedFrom: number | undefined }[] = [];
   /** Per device: how many events an earlier expect already consumed. */
   const consumed = new Map<string, number>();
   const refs = new Map<string, { kind: 'draft' | 'pending'; ids: string[] }>();
@@ -92,11 +99,10 @@ export async function runScenarioFile(rt: ScenarioRuntime, file: ScenarioFile): 
     if ('connect' in s) {
       const prev = connected.get(s.connect);
       if (prev && prev.device.state !== 'stopped') fail(`${where}: ${s.connect} is already connected`);
-      const d = await rt.connect(s.connect, userOf.get(s.connect)!, {
-        lastSeq: s.lastSeq ?? prev?.device.lastSeq ?? undefined,
-        epoch: s.epoch ?? prev?.device.epoch ?? undefined,
-      });
+      const lastSeq = s.lastSeq ?? prev?.device.lastSeq ?? undefined;
+      const d = await rt.connect(s.connect, userOf.get(s.connect)!, { lastSeq, epoch: s.epoch ?? prev?.device.epoch ?? undefined });
       connected.set(s.connect, d);
+      sessions.push({ d, resumedFrom: lastSeq });
       consumed.set(s.connect, 0);
     } else if ('disconnect' in s) {
       const d = connected.get(s.disconnect);
@@ -116,7 +122,11 @@ export async function runScenarioFile(rt: ScenarioRuntime, file: ScenarioFile): 
       await d.waitFor(() => matchEnd() !== -1, Math.max(0, deadline - performance.now()), e.types.join(', ')).catch(() => {
         throw new CheckFailure(`${where}: ${e.device}: no ${e.types.join(', ')} (in order) within ${e.within} ms of the last write; got ${d.describe()}`);
       });
-      const end = matchEnd();
+      let end = matchEnd();
+      if (e.exact) {
+        await sleep(rt.ms(EXACT_SETTLE_MS)); // an extra event right after the match must be seen
+        end = matchEnd();
+      }
       if (e.exact && d.types(from).length !== e.types.length) fail(`${where}: ${e.device} should have received exactly ${e.types.join(', ')}; got ${d.types(from).join(', ')}`);
       consumed.set(e.device, from + (e.exact ? e.types.length : end));
     } else if ('expectNone' in s) {
@@ -126,6 +136,12 @@ export async function runScenarioFile(rt: ScenarioRuntime, file: ScenarioFile): 
       if (d.events.length > from) fail(`${where}: ${d.name} received ${d.types(from).join(', ')} where nothing more was expected`);
       consumed.set(s.expectNone.device, d.events.length);
     }
+  }
+  for (const { d, resumedFrom } of sessions) {
+    // A resumed device continues right after the seq it resumed from; a live one after HELLO's
+    // latestSeq; after a resync, from wherever the server said.
+    const first = d.resyncs.length > 0 ? undefined : (resumedFrom ?? d.hellos[0]!.latestSeq) + 1;
+    assertGapless(d, first);
   }
 }
 

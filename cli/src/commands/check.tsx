@@ -14,6 +14,7 @@ import { BUILTINS } from '../check/builtins.js';
 import { loadScenarioFile, runScenarioFile } from '../check/file.js';
 import { CheckFailure, CheckSkipped, ScenarioRuntime, type RuntimeOptions } from '../check/runtime.js';
 import { junitXml } from '../latency/junit.js';
+import { probeApi, probeHealth } from '../latency/preflight.js';
 import { tokenSource, type TokenSource } from '../latency/tokens.js';
 import { mintToken, resolveSecret } from '../token.js';
 
@@ -77,22 +78,14 @@ function cachedTokens(source: TokenSource): TokenSource {
 }
 
 async function preflight(url: string, tokens: TokenSource, runId: string): Promise<void> {
-  try {
-    await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) });
-  } catch {
-    throw new CliError(`Cannot reach ${url}. Is the service running? Check --url or RT_URL.`, ExitCode.UNREACHABLE);
-  }
+  await probeHealth(url);
   let token: string;
   try {
     token = await tokens(`chk-${runId}-probe`);
   } catch (err) {
     throw new CliError(`Could not get a token: ${(err as Error).message}`, ExitCode.UNREACHABLE);
   }
-  const res = await fetch(`${url}/api/drafts`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) });
-  await res.arrayBuffer();
-  if (res.status === 401 || res.status === 403) {
-    throw new CliError(`${url} refused the token (${res.status}): pass the service's JWT_SECRET (or --secret), or a --token-cmd printing a valid token for $RT_USER`, ExitCode.UNREACHABLE);
-  }
+  await probeApi(url, token, "refused the token ($status): pass the service's JWT_SECRET (or --secret), or a --token-cmd printing a valid token for $RT_USER");
 }
 
 function writeFile(ctx: Context, what: string, path: string | undefined, text: () => string): void {

@@ -12,6 +12,7 @@ import type { Device, DeviceError } from '../device.js';
 import { userIdOf, type LatencyConfig, type WriteKind } from './options.js';
 import { createHistogram, recordMs, samplePercentile, type Histogram } from './stats.js';
 import type { TokenSource } from './tokens.js';
+import { probeApi, probeHealth } from './preflight.js';
 import { Tracker, type WriteRecord } from './tracker.js';
 import { chooser, UserWorkload, type PlannedWrite } from './workload.js';
 
@@ -91,7 +92,11 @@ export class LatencyEngine {
   private inFlight = 0;
   private lateMax = 0;
   private stopRequested = false;
+  /** Ctrl-Cs so far: one during the drain cuts it short. */
+  private stops = 0;
   private wake: (() => void) | null = null;
+  /** Aborted when the drain ends: a write still unanswered then is failed, and its fetch is dropped. */
+  private readonly drained = new AbortController();
   private readonly total: number;
   private readonly warmupWrites: number;
 
@@ -114,6 +119,7 @@ export class LatencyEngine {
   /** Stop scheduling (Ctrl-C): the run drains briefly and reports what it has, marked interrupted. */
   stop(): void {
     this.stopRequested = true;
+    this.stops += 1;
     this.wake?.();
   }
 
@@ -161,6 +167,9 @@ export class LatencyEngine {
         this.phase = 'draining';
         await this.drain(this.stopRequested ? Math.min(2_000, this.cfg.drainMs) : this.cfg.drainMs);
       }
+      // Close the books before anything else can arrive: unanswered writes fail now, and the
+      // tracker ignores what comes while the devices close or the cleanup writes.
+      this.drained.abort();
       this.tracker.finish();
     } finally {
       this.eld.disable();
@@ -204,25 +213,18 @@ export class LatencyEngine {
 
   /** Reachable and accepting our tokens, else exit 3 before anything is written. */
   private async preflight(): Promise<void> {
-    for (const url of this.opts.urls) {
-      try {
-        await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) });
-      } catch (err) {
-        throw new CliError(`Cannot reach ${url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}. Is the service running? Check --url.`, ExitCode.UNREACHABLE);
-      }
-    }
+    for (const url of this.opts.urls) await probeHealth(url);
     let token: string;
     try {
       token = await this.token(0);
     } catch (err) {
       throw new CliError(`Could not get a token for ${userIdOf(this.cfg.runId, 0)}: ${(err as Error).message}`, ExitCode.UNREACHABLE);
     }
-    const res = await fetch(`${this.opts.urls[0]}/api/drafts`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) });
-    await res.arrayBuffer();
-    if (res.status === 401 || res.status === 403) {
-      throw new CliError(`${this.opts.urls[0]} refused the synthetic user's token (${res.status}): pass the service's JWT_SECRET (or --secret), or a --token-cmd that prints a valid token for $RT_USER`, ExitCode.UNREACHABLE);
-    }
-    if (!res.ok) throw new CliError(`${this.opts.urls[0]}/api/drafts answered ${res.status}: the service is not ready`, ExitCode.UNREACHABLE);
+    await probeApi(
+      this.opts.urls[0]!,
+      token,
+      "refused the synthetic user's token ($status): pass the service's JWT_SECRET (or --secret), or a --token-cmd that prints a valid token for $RT_USER",
+    );
   }
 
   private deviceId(user: number, d: number): string {
@@ -249,7 +251,11 @@ export class LatencyEngine {
           backoff: { initialMs: 200, maxMs: 5_000 },
         });
         device.on('event', (e) => this.tracker.onEvent(u, d, e));
-        device.on('duplicate', () => this.tracker.onDuplicate());
+        device.on('duplicate', ({ event }) => this.tracker.onDropped(u, d, event, 'duplicate'));
+        device.on('resent', ({ event }) => this.tracker.onDropped(u, d, event, 'resent'));
+        device.on('discarded', ({ events }) => {
+          for (const e of events) this.tracker.onDropped(u, d, e, 'discarded');
+        });
         device.on('gap', () => this.tracker.onGap());
         device.on('resync', () => this.tracker.onResync());
         device.on('reconnecting', () => this.tracker.onReconnect());
@@ -350,7 +356,7 @@ export class LatencyEngine {
         ...(plan.request.body !== undefined ? { 'content-type': 'application/json' } : {}),
       },
       body: plan.request.body === undefined ? undefined : JSON.stringify(plan.request.body),
-      signal: AbortSignal.timeout(30_000),
+      signal: AbortSignal.any([AbortSignal.timeout(30_000), this.drained.signal]),
     });
     const text = await res.text();
     let body: unknown = null;
@@ -362,10 +368,14 @@ export class LatencyEngine {
     return { status: res.status, body };
   }
 
-  /** Wait until every response came and every event reached every device, or the drain time ran out. */
+  /**
+   * Wait until every response came and every event reached every device, or the drain time ran
+   * out, or a Ctrl-C came during the drain.
+   */
   private async drain(maxMs: number): Promise<void> {
     const deadline = performance.now() + maxMs;
-    while (performance.now() < deadline && (this.inFlight > 0 || this.tracker.outstanding > 0)) {
+    const stops = this.stops;
+    while (performance.now() < deadline && (this.inFlight > 0 || this.tracker.outstanding > 0) && this.stops === stops) {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -388,6 +398,12 @@ export class LatencyEngine {
     const list = async (user: number, path: string): Promise<string[]> => {
       try {
         const res = await fetch(url + path, { headers: { authorization: `Bearer ${await this.token(user)}` }, signal: AbortSignal.timeout(10_000) });
+        if (!res.ok) {
+          // Nothing listed is nothing deleted: the list itself counts as a failure.
+          await res.arrayBuffer();
+          failed += 1;
+          return [];
+        }
         const body = (await res.json()) as { items?: { id: string }[] };
         return (body.items ?? []).map((i) => i.id);
       } catch {

@@ -6,6 +6,7 @@
  * so a busy shared machine does not flip the verdict.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +72,31 @@ describe('rtctl latency gate', () => {
     expect(wrongSecret.code).toBe(3);
     expect(wrongSecret.stderr).toMatch(/refused the synthetic user's token \(401\)/);
   }, 120_000);
+
+  it('exits 3 with one line when /healthz fails, or /api/drafts drops the connection after /healthz answered (latency and check)', async () => {
+    // A broken front (a proxy whose upstream is down, say): /healthz as configured, anything else reset.
+    let healthStatus = 200;
+    const broken: Server = createServer((req, res) => {
+      if (req.url === '/healthz') res.writeHead(healthStatus, { 'content-type': 'application/json' }).end('{}');
+      else req.socket.destroy();
+    });
+    await new Promise<void>((r) => broken.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(broken.address() as { port: number }).port}`;
+    try {
+      for (const cmd of [['latency', '--writes', '5'], ['check', 'convert-flow']]) {
+        healthStatus = 200;
+        const reset = await runRtctl(['--url', url, ...cmd], { JWT_SECRET: TEST_SECRET });
+        expect(reset.code, reset.stderr).toBe(3);
+        expect(reset.stderr.trim()).toMatch(new RegExp(`^rtctl: ${url}/api/drafts did not answer \\(connection reset\\) although /healthz did[^\\n]*$`));
+        healthStatus = 503;
+        const unhealthy = await runRtctl(['--url', url, ...cmd], { JWT_SECRET: TEST_SECRET });
+        expect(unhealthy.code, unhealthy.stderr).toBe(3);
+        expect(unhealthy.stderr.trim()).toMatch(new RegExp(`^rtctl: ${url}/healthz answered 503: the service is not healthy[^\\n]*$`));
+      }
+    } finally {
+      await new Promise((r) => broken.close(r));
+    }
+  }, 60_000);
 
   it('on Ctrl-C stops, still writes the partial report, and exits 130', async () => {
     const out = join(dir, 'interrupted.json');

@@ -50,7 +50,7 @@ export function registerLatency(program: Command, ctxOf: CtxOf, run: Run): Comma
     .option('--duration <time>', 'measured phase, after the warm-up (20s, 1m; default 20s)')
     .option('--writes <n>', 'measured phase as a number of writes (instead of --duration)')
     .option('--warmup <time>', 'warm-up before measuring (its writes are checked but not timed)', '5s')
-    .option('--drain <time>', 'after the last write, wait this long for stragglers before counting them missing', '10s')
+    .option('--drain <time>', 'after the last write, wait this long for stragglers before counting them missing (unanswered writes fail)', '10s')
     .option('--mix <weights>', `write mix: ${DEFAULT_MIX}`, DEFAULT_MIX)
     .option('--batch-max <n>', 'largest pending batch upsert (orders), 1 to 500', '100')
     .option('--p50 <ms>', 'threshold on delivery p50')

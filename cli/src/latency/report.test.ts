@@ -87,7 +87,7 @@ describe('tracker and report', () => {
     expect(r.status).toBe('correctness_failed');
   });
 
-  it('counts missing, duplicate, out-of-order and cross-user events, and fails with exit 4', () => {
+  it('counts missing, duplicate, out-of-order and cross-user events as a Device reports them, and fails with exit 4', () => {
     const t = new Tracker({ users: 2, devices: 3 });
     const a = write(0, 0, 0);
     const b = write(1, 1, 0);
@@ -95,22 +95,60 @@ describe('tracker and report', () => {
     t.register(b);
     t.resolve(a, 1, ['DRAFT_CREATED'], 5);
     t.resolve(b, 1, ['DRAFT_CREATED'], 5);
-    t.onEvent(0, 1, ev(1, 'DRAFT_CREATED', 10, { draftId: 'id-0-0' }));
-    t.onEvent(0, 1, ev(1, 'DRAFT_CREATED', 11, { draftId: 'id-0-0' })); // seq again: out of order, and a duplicate
-    t.onEvent(0, 2, ev(2, 'DRAFT_CREATED', 12, { draftId: 'id-1-1' })); // user 1's draft on user 0's device
-    t.onDuplicate();
+    const mine = ev(1, 'DRAFT_CREATED', 10, { draftId: 'id-0-0' });
+    const theirs = ev(1, 'DRAFT_CREATED', 12, { draftId: 'id-1-1' }); // user 1's draft, at a seq of user 0's log
+    t.onEvent(0, 1, mine);
+    t.onDropped(0, 1, mine, 'resent'); // the answer to the device's RESUME: expected, not counted
+    t.onDropped(0, 1, mine, 'duplicate'); // a third copy: a duplicate
+    t.onDropped(0, 1, theirs, 'duplicate'); // foreign, at a seq the device had passed: cross-user, not a duplicate
+    t.onEvent(0, 2, theirs); // foreign, delivered in the slot of seq 1: cross-user, and device 2 misses a's event
+    t.onDropped(0, 2, theirs, 'resent'); // the same foreign frame again: counted once per device and seq
+    t.onDropped(0, 2, { ...mine, receivedAt: 13 }, 'discarded'); // held and discarded: not an error by itself
+    t.onGap();
     t.finish();
     const r = buildReport(result(t));
-    expect(r.correctness.crossUser).toBe(1);
-    expect(r.correctness.duplicates).toBe(2);
-    expect(r.correctness.outOfOrder).toBe(1);
-    expect(r.correctness.missing).toBe(6 - 1);
+    expect(r.correctness).toMatchObject({ crossUser: 2, duplicates: 1, outOfOrder: 1, unexpected: 0 });
+    expect(r.correctness.missing).toBe(6 - 1); // a reached device 1 only; b reached no device
     expect(r.latency.delivery.count).toBe(0);
     expect(r).toMatchObject({ status: 'correctness_failed', exitCode: GateExit.CORRECTNESS });
     const xml = reportJunit(r);
-    expect(xml).toMatch(/<testcase classname="rtctl\.latency\.correctness" name="cross-user"[^>]*>\s*<failure message="cross-user = 1/);
+    expect(xml).toMatch(/<testcase classname="rtctl\.latency\.correctness" name="cross-user"[^>]*>\s*<failure message="cross-user = 2/);
     expect(xml).toMatch(/name="p99&lt;100 \(delivery p99 &lt; 100 ms\)"[^>]*>\s*<failure message="delivery p99 &lt; 100 ms: no samples"/);
     expect(reportText(r)).toMatch(/FAIL: correctness \(exit 4\)/);
+  });
+
+  it('fails a write with no response by the end of the drain, and freezes the counts at finish()', () => {
+    const t = new Tracker({ users: 1, devices: 2 });
+    const answered = write(0, 0, 0, ['draft-a']);
+    const silent = write(1, 0, 50, ['draft-b']);
+    t.register(answered);
+    t.register(silent);
+    t.resolve(answered, 1, ['DRAFT_CREATED'], 3);
+    t.onEvent(0, 0, ev(1, 'DRAFT_CREATED', 4, { draftId: 'draft-a' }));
+    t.onEvent(0, 1, ev(1, 'DRAFT_CREATED', 6, { draftId: 'draft-a' }));
+    // The server committed the second write but its response never came.
+    t.onEvent(0, 1, ev(2, 'DRAFT_CREATED', 60, { draftId: 'draft-b' }));
+    expect(t.outstanding).toBe(1);
+    t.finish();
+    expect(t.outstanding).toBe(0);
+    expect(t.counts).toMatchObject({ writesOk: 1, writesFailed: 1, ofFailedWrites: 1, unexpected: 0, missing: 0 });
+    expect(t.failures).toEqual(['create #1: no response by the end of the drain']);
+    const before = structuredClone(t.counts);
+    // Late arrivals (while the devices close, during cleanup) change nothing.
+    t.resolve(silent, 2, ['DRAFT_CREATED'], 9_000);
+    t.fail(silent, 'create POST /api/drafts: This operation was aborted');
+    t.onEvent(0, 0, ev(2, 'DRAFT_CREATED', 9_001, { draftId: 'draft-b' }));
+    t.onDropped(0, 0, ev(2, 'DRAFT_CREATED', 9_002, { draftId: 'draft-b' }), 'duplicate');
+    t.onGap();
+    t.onReconnect();
+    t.finish();
+    expect(t.counts).toEqual(before);
+    expect(t.delivery.totalCount).toBe(1);
+    expect(t.rest.totalCount).toBe(1);
+    const r = buildReport(result(t, { users: '1', devices: '2', p99: '1000' }));
+    expect(r.writes).toMatchObject({ ok: 1, failed: 1 });
+    expect(r.correctness.checks.find((c) => c.name === 'failed-writes')).toMatchObject({ value: 1, pass: false });
+    expect(r).toMatchObject({ status: 'correctness_failed', exitCode: GateExit.CORRECTNESS });
   });
 
   it('tolerates loss up to --max-loss, and a missed threshold alone exits 99', () => {

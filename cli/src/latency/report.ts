@@ -113,12 +113,12 @@ export function buildReport(res: EngineResult): LatencyReport {
   const checks: CorrectnessCheck[] = [
     { name: 'samples', value: delivery.count, limit: 1, pass: delivery.count > 0, description: 'measured writes delivered to every observer (at least 1)' },
     { name: 'missing', value: c.missing, limit: Math.floor(res.config.maxLoss * c.expectedDeliveries), pass: loss <= res.config.maxLoss, description: `deliveries that never arrived (loss ${(loss * 100).toFixed(3)}%, --max-loss ${res.config.maxLoss * 100}%)` },
-    { name: 'duplicates', value: c.duplicates, limit: 0, pass: c.duplicates === 0, description: 'an event delivered twice to one device' },
-    { name: 'out-of-order', value: c.outOfOrder, limit: 0, pass: c.outOfOrder === 0, description: 'a frame ahead of a missing seq, or seq going backwards' },
+    { name: 'duplicates', value: c.duplicates, limit: 0, pass: c.duplicates === 0, description: 'a frame sent twice to one device (other than in answer to its RESUME)' },
+    { name: 'out-of-order', value: c.outOfOrder, limit: 0, pass: c.outOfOrder === 0, description: 'a frame ahead of a missing seq (the device had to RESUME)' },
     { name: 'cross-user', value: c.crossUser, limit: 0, pass: c.crossUser === 0, description: "a device received another synthetic user's event" },
     { name: 'unexpected', value: c.unexpected, limit: 0, pass: c.unexpected === 0, description: 'events no write explains, or of another type than the write emitted' },
     { name: 'resyncs', value: c.resyncs, limit: 0, pass: c.resyncs === 0, description: 'RESYNC_REQUIRED during the run (history lost to a device)' },
-    { name: 'failed-writes', value: c.writesFailed, limit: 0, pass: c.writesFailed === 0, description: 'writes answered with an error or not at all' },
+    { name: 'failed-writes', value: c.writesFailed, limit: 0, pass: c.writesFailed === 0, description: 'writes answered with an error, or not by the end of the drain' },
   ];
   const warnings: string[] = [];
   for (const th of thresholds) if (th.warning) warnings.push(`${describeThreshold(th)}: ${th.warning}`);
@@ -135,6 +135,7 @@ export function buildReport(res: EngineResult): LatencyReport {
     );
   }
   if (res.interrupted) warnings.push('interrupted: partial run, figures cover only what was sent');
+  if (res.cleanup.failed > 0) warnings.push(`cleanup: ${res.cleanup.failed} list or delete request(s) failed; some of the synthetic users' data may remain`);
   if (res.deviceErrors.length > 0) warnings.push(`${res.deviceErrors.length} device(s) stopped with an error: ${res.deviceErrors[0]}`);
 
   const correctnessOk = checks.every((k) => k.pass);

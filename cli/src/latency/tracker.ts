@@ -11,6 +11,13 @@
  * time. A write counts as fast only if every observer got it fast: the headline histogram records
  * the maximum over observers. Device 0 of each user is the writer: it is checked for correctness
  * (it must get its own echoes too) but not timed.
+ *
+ * The device client delivers each stored event once, in seq order; what it drops (duplicates,
+ * expected resends, frames discarded from a full hold) reaches `onDropped` with the parsed event,
+ * so a foreign event is counted as cross-user whatever the device did with it.
+ *
+ * `finish()` closes the books: every write still without a response is a failed write, and the
+ * tracker is frozen, so nothing that arrives later (devices closing, cleanup) changes a count.
  */
 import type { DeviceEvent } from '../device.js';
 import { bucketIndex, BUCKETS_MS, createHistogram, recordMs, type Histogram } from './stats.js';
@@ -59,8 +66,10 @@ interface Arrival {
 interface UserState {
   bySeq: Map<number, WriteRecord>;
   orphans: Map<number, Arrival[]>;
-  lastSeq: number[];
 }
+
+/** Why a device dropped a frame instead of delivering it. */
+export type DropReason = 'duplicate' | 'resent' | 'discarded';
 
 export interface TrackerOptions {
   users: number;
@@ -98,13 +107,12 @@ export class Tracker {
   private readonly failedIds = new Set<string>();
   private readonly writes: WriteRecord[] = [];
   private pendingWrites = 0;
+  /** `user:device:seq` of foreign frames already counted (a dropped copy is not counted again). */
+  private readonly foreignSeen = new Set<string>();
+  private frozen = false;
 
   constructor(private readonly opts: TrackerOptions) {
-    this.userStates = Array.from({ length: opts.users }, () => ({
-      bySeq: new Map(),
-      orphans: new Map(),
-      lastSeq: new Array<number>(opts.devices).fill(0),
-    }));
+    this.userStates = Array.from({ length: opts.users }, () => ({ bySeq: new Map(), orphans: new Map() }));
   }
 
   /** Writes whose events are not yet all delivered to every device. */
@@ -114,6 +122,7 @@ export class Tracker {
 
   /** A write is about to be sent: remember which ids belong to which user. */
   register(rec: WriteRecord): void {
+    if (this.frozen) return;
     for (const id of rec.ids) this.idOwner.set(id, rec.user);
     this.writes.push(rec);
     this.pendingWrites += 1;
@@ -121,11 +130,13 @@ export class Tracker {
 
   /** Ids learnt from a response (e.g. the pending order a convert created). */
   own(user: number, ids: readonly string[]): void {
+    if (this.frozen) return;
     for (const id of ids) this.idOwner.set(id, user);
   }
 
   /** The response came: `types` are the event types the write emitted, in order, the last with `lastSeq`. */
   resolve(rec: WriteRecord, lastSeq: number | null, types: string[], restMs: number): void {
+    if (this.frozen) return;
     if (!rec.warmup) recordMs(this.rest, restMs);
     this.counts.writesOk += 1;
     if (lastSeq === null || types.length === 0) {
@@ -146,6 +157,7 @@ export class Tracker {
   }
 
   fail(rec: WriteRecord, reason: string): void {
+    if (this.frozen) return;
     this.counts.writesFailed += 1;
     for (const id of rec.ids) this.failedIds.add(id);
     if (this.failures.length < 20) this.failures.push(reason);
@@ -153,19 +165,17 @@ export class Tracker {
     this.complete(rec);
   }
 
+  /**
+   * An event the device delivered. The device guarantees seq order without duplicates within an
+   * epoch (and says `resync` when the epoch changes), so order and duplicates are not re-checked
+   * here: they come through onGap and onDropped.
+   */
   onEvent(user: number, device: number, e: DeviceEvent): void {
-    if (e.seq === null) return; // transient: not in the log, not ours to count
-    const u = this.userStates[user]!;
-    if (e.seq <= u.lastSeq[device]!) this.counts.outOfOrder += 1;
-    u.lastSeq[device] = Math.max(u.lastSeq[device]!, e.seq);
+    if (this.frozen) return;
     const ids = idsOf(e.payload);
-    for (const id of ids) {
-      const owner = this.idOwner.get(id);
-      if (owner !== undefined && owner !== user) {
-        this.counts.crossUser += 1;
-        return;
-      }
-    }
+    if (this.foreign(user, device, e, ids)) return;
+    if (e.seq === null) return; // transient: not in the log, not matched to a write
+    const u = this.userStates[user]!;
     const rec = u.bySeq.get(e.seq);
     const arrival = { device, type: e.type, at: e.receivedAt, ids };
     if (!rec) {
@@ -177,18 +187,37 @@ export class Tracker {
     this.arrive(rec, e.seq, rec.expected!.find((x) => x.seq === e.seq)!.type, arrival);
   }
 
-  onDuplicate(): void {
-    this.counts.duplicates += 1;
+  /**
+   * A frame the device dropped. A foreign one is cross-user (checked first: a foreign event whose
+   * seq the device had already passed is dropped as a duplicate); else only a true duplicate counts.
+   * An expected resend (the answer to the device's RESUME) and a frame discarded from a full hold
+   * (the resume sends it again) are not errors.
+   */
+  onDropped(user: number, device: number, e: DeviceEvent, reason: DropReason): void {
+    if (this.frozen) return;
+    if (this.foreign(user, device, e, idsOf(e.payload))) return;
+    if (reason === 'duplicate') this.counts.duplicates += 1;
   }
   /** The device saw a frame ahead of a missing seq (out of order, or lost and re-requested). */
   onGap(): void {
-    this.counts.outOfOrder += 1;
+    if (!this.frozen) this.counts.outOfOrder += 1;
   }
   onResync(): void {
-    this.counts.resyncs += 1;
+    if (!this.frozen) this.counts.resyncs += 1;
   }
   onReconnect(): void {
-    this.counts.reconnects += 1;
+    if (!this.frozen) this.counts.reconnects += 1;
+  }
+
+  /** True (and counted once per device and seq) when the event names an id another synthetic user wrote. */
+  private foreign(user: number, device: number, e: DeviceEvent, ids: readonly string[]): boolean {
+    if (!ids.some((id) => (this.idOwner.get(id) ?? user) !== user)) return false;
+    const key = `${user}:${device}:${e.seq ?? `t${e.receivedAt}`}`;
+    if (!this.foreignSeen.has(key)) {
+      this.foreignSeen.add(key);
+      this.counts.crossUser += 1;
+    }
+    return true;
   }
 
   private arrive(rec: WriteRecord, seq: number, expectedType: string, a: Arrival): void {
@@ -198,10 +227,6 @@ export class Tracker {
     }
     let got = rec.got.get(a.device);
     if (!got) rec.got.set(a.device, (got = new Map()));
-    if (got.has(seq)) {
-      this.counts.duplicates += 1;
-      return;
-    }
     got.set(seq, a.at);
     if (!rec.done && this.allDelivered(rec)) this.complete(rec);
   }
@@ -254,12 +279,17 @@ export class Tracker {
   }
 
   /**
-   * The run is over (after the drain): time what is complete on the observers, count what is missing
-   * on any device (writer included), and events nothing explains.
+   * The run is over (after the drain): a write still without a response failed; time what is
+   * complete on the observers, count what is missing on any device (writer included), and events
+   * nothing explains. Then freeze: later calls change nothing.
    */
   finish(): void {
+    if (this.frozen) return;
     for (const rec of this.writes) {
-      if (rec.expected === null) continue; // never answered: counted as a failed write by the engine
+      if (rec.expected === null) {
+        this.fail(rec, `${rec.kind} #${rec.n}: no response by the end of the drain`);
+        continue;
+      }
       const need = rec.expected.length;
       this.counts.expectedDeliveries += need * this.opts.devices;
       for (let d = 0; d < this.opts.devices; d += 1) {
@@ -283,6 +313,7 @@ export class Tracker {
         }
       }
     }
+    this.frozen = true;
   }
 }
 
