@@ -87,6 +87,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       gapFillMs: config.gapFillMs,
       sendBufferLimitBytes: config.ws.sendBufferLimitBytes,
       transientDropBytes: config.ws.transientDropBytes,
+      replayStallMs: config.ws.replayStallMs,
     },
   });
   const delay = config.testPublishDelayMs;

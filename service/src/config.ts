@@ -36,6 +36,7 @@ export const envSchema = z.object({
   WS_MAX_PAYLOAD_BYTES: int(64 * 1024, 1024),
   WS_SEND_BUFFER_LIMIT_BYTES: int(4 * 1024 * 1024, 1024),
   WS_TRANSIENT_DROP_BYTES: int(256 * 1024, 0),
+  WS_REPLAY_STALL_MS: int(10_000, 1),
   GAP_FILL_MS: int(100, 1),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
   SHUTDOWN_DRAIN_DELAY_MS: int(0, 0),
@@ -79,7 +80,7 @@ export interface Config {
   replayMaxEvents: number;
   heartbeatMs: number;
   tokenExpiryNoticeMs: number;
-  ws: { maxPayloadBytes: number; sendBufferLimitBytes: number; transientDropBytes: number };
+  ws: { maxPayloadBytes: number; sendBufferLimitBytes: number; transientDropBytes: number; replayStallMs: number };
   gapFillMs: number;
   shutdown: { timeoutMs: number; drainDelayMs: number; restartJitterMs: number };
   erp: { delayMs: number; failureRate: number };
@@ -134,6 +135,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
       sendBufferLimitBytes: e.WS_SEND_BUFFER_LIMIT_BYTES,
       transientDropBytes: e.WS_TRANSIENT_DROP_BYTES,
+      replayStallMs: e.WS_REPLAY_STALL_MS,
     },
     gapFillMs: e.GAP_FILL_MS,
     shutdown: {

@@ -1,4 +1,5 @@
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { SignJWT, importPKCS8 } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenVerifier } from '../src/auth.js';
@@ -62,6 +63,28 @@ describe.each(storageVariants())('authentication and authorization ($kind)', ({ 
     expect(all).not.toContain(token.split('.')[2]);
     expect(all).not.toContain(TEST_SECRET);
     dev.terminate();
+  });
+
+  it.skipIf(skip)('an upgrade whose URL cannot be parsed gets 400, and its ?token= never reaches the logs', async () => {
+    const token = await mintToken(`u-${randomUUID()}`);
+    const port = Number(new URL(svc.url).port);
+    const response = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(
+          `GET //[bad/ws/realtime?deviceId=d1&token=${token} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n` +
+            `Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n\r\n`,
+        );
+      });
+      let data = '';
+      socket.on('data', (d) => (data += String(d)));
+      socket.on('close', () => resolve(data));
+      socket.on('error', reject);
+    });
+    expect(response).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)).error.code).toBe('BAD_REQUEST');
+    await sleep(50);
+    const all = svc.logs.join('');
+    expect(all).not.toContain(token.split('.')[2]);
   });
 
   it.skipIf(skip)('admin routes: 403 for an agent, 200 for an admin', async () => {

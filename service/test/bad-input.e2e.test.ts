@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newDraft, sleep, startService, storageVariants, type TestService } from './support/harness.js';
+import { newDraft, sleep, startService, storageVariants, TestDevice, type TestService } from './support/harness.js';
 
 describe.each(storageVariants())('bad input leaves nothing written and emits nothing ($kind)', ({ kind, skip }) => {
   let svc: TestService;
@@ -33,6 +33,19 @@ describe.each(storageVariants())('bad input leaves nothing written and emits not
       ['duplicate ids in a batch', api.post('/api/pending-orders', { orders: [newDraft({ id: '6f1c0b7e-5a4e-4b8e-9a53-0d1f6f0f6a10' }), newDraft({ id: '6f1c0b7e-5a4e-4b8e-9a53-0d1f6f0f6a10' })] }), 400, 'VALIDATION_FAILED'],
       ['unknown route', api.get('/api/nope'), 404, 'NOT_FOUND'],
       ['bad includeDeleted', api.get('/api/drafts?includeDeleted=maybe'), 400, 'VALIDATION_FAILED'],
+      // What PostgreSQL itself would refuse (a 500 before): NUL in text or jsonb, unpaired
+      // surrogates in jsonb, years outside 0001..9999 once normalized to UTC.
+      ['NUL in customerName', api.post('/api/drafts', newDraft({ customerName: 'Rossi\u0000Srl' })), 400, 'VALIDATION_FAILED'],
+      ['NUL in notes', api.post('/api/drafts', newDraft({ notes: 'a\u0000' })), 400, 'VALIDATION_FAILED'],
+      ['NUL in customerId', api.post('/api/drafts', newDraft({ customerId: '\u0000' })), 400, 'VALIDATION_FAILED'],
+      ['NUL in a productId', api.post('/api/drafts', newDraft({ items: [{ productId: 'P\u0000', quantity: 1 }] })), 400, 'VALIDATION_FAILED'],
+      ['NUL in item notes', api.post('/api/drafts', newDraft({ items: [{ productId: 'P', quantity: 1, notes: '\u0000' }] })), 400, 'VALIDATION_FAILED'],
+      ['unpaired surrogate', api.post('/api/drafts', newDraft({ items: [{ productId: 'P\uD800', quantity: 1 }] })), 400, 'VALIDATION_FAILED'],
+      ['year 0000', api.post('/api/drafts', newDraft({ updatedAt: '0000-06-01T00:00:00Z' })), 400, 'VALIDATION_FAILED'],
+      ['year 0000 via offset', api.post('/api/drafts', newDraft({ updatedAt: '0001-01-01T00:00:00+01:00' })), 400, 'VALIDATION_FAILED'],
+      ['year 10000 via offset', api.post('/api/drafts', newDraft({ updatedAt: '9999-12-31T23:00:00-02:00' })), 400, 'VALIDATION_FAILED'],
+      ['NUL in a batch', api.post('/api/pending-orders', { orders: [newDraft(), newDraft({ customerName: '\u0000' })] }), 400, 'VALIDATION_FAILED'],
+      ['year 0000 in a batch', api.post('/api/pending-orders', { orders: [newDraft({ updatedAt: '0000-01-01T00:00:00Z' })] }), 400, 'VALIDATION_FAILED'],
     ];
     for (const [name, p, status, code] of cases) {
       const r = await p;
@@ -48,6 +61,57 @@ describe.each(storageVariants())('bad input leaves nothing written and emits not
     expect(dev.events()).toEqual([]);
     expect((await api.get('/api/drafts?includeDeleted=true')).body).toEqual({ items: [], seq: 0 });
     expect((await api.get('/api/pending-orders')).body).toEqual({ items: [], seq: 0 });
+  });
+
+  it.skipIf(skip)('NUL or year 0000 in an update is refused with 400 and changes nothing', async () => {
+    const u = `u-${randomUUID()}`;
+    const api = svc.api(u);
+    const d = newDraft();
+    await api.post('/api/drafts', d);
+    const dev = await svc.device(u, 'phone', { lastSeq: 1 });
+    await dev.waitForType('HELLO');
+    const newer = new Date(Date.now() + 5000).toISOString();
+    for (const change of [{ notes: 'x\u0000', updatedAt: newer }, { notes: 'ok', updatedAt: '0000-01-01T00:00:00Z' }]) {
+      const r = await api.put(`/api/drafts/${d.id}`, { ...d, ...change });
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe('VALIDATION_FAILED');
+    }
+    await sleep(150);
+    expect(dev.events()).toEqual([]);
+    expect((await api.get(`/api/drafts/${d.id}`)).body).toMatchObject({ notes: null, version: 1 });
+    expect((await api.get('/api/drafts')).body.seq).toBe(1);
+  });
+
+  it.skipIf(skip)('a lastEventTs in year 0000 is refused with HTTP 400 before the upgrade, not 503', async () => {
+    const token = await svc.token(`u-${randomUUID()}`);
+    const err = await TestDevice.connect(svc.wsUrl, token, { deviceId: 'old', lastEventTs: '0000-06-01T00:00:00Z' }).then(
+      () => null,
+      (e: { status?: number; body?: string }) => e,
+    );
+    expect(err?.status).toBe(400);
+    expect(JSON.parse(err!.body!).error.code).toBe('VALIDATION_FAILED');
+  });
+
+  it.skipIf(skip)('a method a route does not have: 405 JSON with Allow; an unknown method: 501 JSON', async () => {
+    const u = `u-${randomUUID()}`;
+    const authorization = `Bearer ${await svc.token(u)}`;
+    const id = randomUUID();
+    const patch = await fetch(`${svc.url}/api/drafts/${id}`, {
+      method: 'PATCH',
+      headers: { authorization, 'content-type': 'application/json' },
+      body: JSON.stringify({ notes: 'x' }),
+    });
+    expect(patch.status).toBe(405);
+    expect(patch.headers.get('content-type')).toMatch(/application\/json/);
+    expect(patch.headers.get('allow')?.split(/,\s*/).sort()).toEqual(['DELETE', 'GET', 'HEAD', 'PUT']);
+    expect(await patch.json()).toEqual({ error: { code: 'METHOD_NOT_ALLOWED', message: expect.stringContaining('PATCH') } });
+    const open = await fetch(`${svc.url}/healthz`, { method: 'POST' });
+    expect(open.status).toBe(405);
+    expect(((await open.json()) as { error: { code: string } }).error.code).toBe('METHOD_NOT_ALLOWED');
+    const unknown = await fetch(`${svc.url}/api/drafts`, { method: 'PROPFIND', headers: { authorization } });
+    expect(unknown.status).toBe(501);
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('NOT_IMPLEMENTED');
+    expect((await svc.api(u).get(`/api/drafts/${id}`)).status).toBe(404);
   });
 
   it.skipIf(skip)('a failing write in a batch rolls the whole change back (no half-written change)', async () => {

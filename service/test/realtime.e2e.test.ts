@@ -163,6 +163,40 @@ describe.each(storageVariants())('realtime delivery and resume ($kind)', ({ kind
     expect(dev.events().map((e) => e.seq).slice(-1)).toEqual([5]);
   });
 
+  it.skipIf(skip)('frames sent before HELLO are answered after it: HELLO is always the first frame', async () => {
+    const u = user();
+    const api = svc.api(u);
+    for (let i = 0; i < 30; i += 1) await api.post('/api/drafts', newDraft()); // the replay comes from the log
+    const renewed = await mintToken(u);
+    const dev = await TestDevice.connect(svc.wsUrl, await mintToken(u), { deviceId: 'eager', lastSeq: 0 });
+    // At once on open, while the server is still reading the log for the replay.
+    dev.send({ type: 'PING', payload: { clientTime: 1 } });
+    dev.send('not json');
+    dev.send({ type: 'AUTH', payload: { token: renewed } });
+    await dev.waitForType('AUTH_OK');
+    await dev.waitForType('ERROR');
+    await dev.waitForType('PONG');
+    expect(dev.frames[0]!.type).toBe('HELLO');
+    await dev.waitForSeq(30);
+    expect(dev.events().map((e) => e.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    dev.terminate();
+  });
+
+  it.skipIf(skip)('RESUME spam: beyond 5 per 10 s it is refused with RATE_LIMITED and counts as abuse (1008)', async () => {
+    const u = user();
+    const api = svc.api(u);
+    for (let i = 0; i < 3; i += 1) await api.post('/api/drafts', newDraft());
+    const dev = await svc.device(u, 'phone', { lastSeq: 3 });
+    await dev.waitForType('HELLO');
+    for (let i = 0; i < 20; i += 1) dev.send({ type: 'RESUME', payload: { lastSeq: 0 } });
+    expect(await dev.closed()).toBe(1008);
+    const errors = dev.ofType('ERROR');
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.every((e) => e.payload.code === 'RATE_LIMITED')).toBe(true);
+    // Only the RESUMEs within the limit made the server read the log again (3 events each at most).
+    expect(dev.events().length).toBeLessThanOrEqual(5 * 3);
+  });
+
   it.skipIf(skip)('bad client frames get ERROR; repeated abuse closes with 1008', async () => {
     const dev = await svc.device(user(), 'phone');
     await dev.waitForType('HELLO');
@@ -225,6 +259,42 @@ async function pruneEvents(svc: TestService, userId: string, expectedSeq: number
 }
 
 describe.each(storageVariants())('old clients resuming by time ($kind)', ({ kind, skip }) => {
+  it.skipIf(skip)('lastEventTs older than the log keeps gets RESYNC_REQUIRED evicted, never a partial replay', async () => {
+    const svc = await startService({ storage: kind });
+    try {
+      const u = `u-${randomUUID()}`;
+      const api = svc.api(u);
+      await api.post('/api/drafts', newDraft());
+      await api.post('/api/drafts', newDraft());
+      await sleep(20);
+      const cutoff = new Date().toISOString();
+      await sleep(20);
+      await api.post('/api/drafts', newDraft());
+      await sleep(20);
+      await api.post('/api/drafts', newDraft());
+      // The maintenance job, past its retention, pruned seq 1..3: seq 3 came after the cutoff.
+      const [, , , fourth] = await svc.storage.readEvents(u, 0, 4, 10);
+      await svc.storage.pruneEvents(new Date(fourth!.timestamp));
+      expect(await svc.storage.oldestSeq(u)).toBe(4);
+      const back = await svc.device(u, 'old', { lastEventTs: cutoff });
+      const [resync] = await back.waitForType('RESYNC_REQUIRED');
+      expect(resync!.payload).toMatchObject({ reason: 'evicted', latestSeq: 4 });
+      expect(back.hello().payload).toMatchObject({ latestSeq: 4, replay: null });
+      // Once everything is pruned the log says nothing about that time either.
+      await svc.storage.pruneEvents(new Date(Date.now() + 1000));
+      const again = await svc.device(u, 'old', { lastEventTs: cutoff });
+      const [resync2] = await again.waitForType('RESYNC_REQUIRED');
+      expect(resync2!.payload).toMatchObject({ reason: 'evicted', latestSeq: 4 });
+      await api.post('/api/drafts', newDraft());
+      await back.waitForSeq(5);
+      await again.waitForSeq(5);
+      expect(back.events().map((e) => e.seq)).toEqual([5]);
+      expect(again.events().map((e) => e.seq)).toEqual([5]);
+    } finally {
+      await svc.close();
+    }
+  });
+
   it.skipIf(skip)('lastEventTs replays the events committed after that time', async () => {
     const svc = await startService({ storage: kind });
     try {

@@ -88,6 +88,32 @@ describe.each(storageVariants())('Storage conformance ($kind)', ({ kind, skip })
     expect(list).toEqual({ items: [order], seq: 0 });
   });
 
+  it.skipIf(skip)('seqAt: the last seq at or before a time; null once pruning may have removed events after it', async () => {
+    const user = `u-${randomUUID()}`;
+    const append = () =>
+      storage.unitOfWork(user, async (tx) => {
+        tx.appendEvent({ type: 'DRAFT_CREATED', payload: {}, originDeviceId: null });
+      });
+    const tick = () => new Promise((r) => setTimeout(r, 5));
+    expect(await storage.seqAt(user, new Date())).toBe(0);
+    await append();
+    await tick();
+    const afterFirst = new Date();
+    await tick();
+    await append();
+    await tick();
+    await append();
+    expect(await storage.seqAt(user, afterFirst)).toBe(1);
+    const [, , third] = await storage.readEvents(user, 0, 3, 10);
+    await storage.pruneEvents(new Date(third!.timestamp)); // seq 1 and 2 go
+    expect(await storage.oldestSeq(user)).toBe(3);
+    expect(await storage.seqAt(user, afterFirst)).toBeNull(); // seq 2 was after that time
+    expect(await storage.seqAt(user, new Date(third!.timestamp))).toBe(3);
+    expect(await storage.seqAt(user, new Date(Date.now() + 1000))).toBe(3);
+    await storage.pruneEvents(new Date(Date.now() + 1000));
+    expect(await storage.seqAt(user, new Date(Date.now() + 1000))).toBeNull();
+  });
+
   it.skipIf(skip)('pruning removes old events but keeps the head seq; tombstones are purged', async () => {
     const user = `u-${randomUUID()}`;
     await storage.unitOfWork(user, async (tx) => {

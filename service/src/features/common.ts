@@ -11,27 +11,46 @@ export const deviceIdSchema = z
   .max(128)
   .regex(/^[A-Za-z0-9._:@-]+$/, 'letters, digits and . _ : @ - only');
 
-/** ISO-8601 with an offset, normalized to UTC milliseconds so comparisons are exact. */
+/**
+ * Text that PostgreSQL can store: no NUL (text and jsonb refuse \u0000) and no unpaired UTF-16
+ * surrogate (jsonb refuses the escape; text would get U+FFFD instead of what was sent). Refused
+ * here with 400 rather than by the database with 500.
+ */
+export const storableText = () =>
+  z
+    .string()
+    .refine((s) => !s.includes('\u0000'), 'must not contain NUL (\\u0000) characters')
+    .refine((s) => !/[\uD800-\uDFFF]/u.test(s), 'must not contain unpaired surrogate characters');
+
+/**
+ * ISO-8601 with an offset, normalized to UTC milliseconds so comparisons are exact. The UTC year
+ * must be 0001..9999: PostgreSQL has no year 0, and a later one would not be ISO-8601 once
+ * normalized ('+010000-...').
+ */
 export const isoTimestamp = z.iso
   .datetime({ offset: true })
+  .refine((s) => {
+    const year = new Date(s).getUTCFullYear();
+    return year >= 1 && year <= 9999;
+  }, 'must be between 0001-01-01 and 9999-12-31 UTC')
   .transform((s) => new Date(s).toISOString());
 
 export const idSchema = z.guid('must be a UUID');
 
 export const itemSchema = z.object({
-  productId: z.string().min(1).max(128),
+  productId: storableText().min(1).max(128),
   quantity: z.number().positive().max(1_000_000),
   price: z.number().nonnegative().max(1e12).nullable().optional(),
-  notes: z.string().max(2_000).nullable().optional(),
+  notes: storableText().max(2_000).nullable().optional(),
 });
 
 /** The content a client edits (what "identical content" compares). Unknown fields are ignored. */
 export const orderContentSchema = z.object({
   deviceId: deviceIdSchema.optional(),
-  customerId: z.string().min(1).max(128),
-  customerName: z.string().min(1).max(300),
+  customerId: storableText().min(1).max(128),
+  customerName: storableText().min(1).max(300),
   items: z.array(itemSchema).max(1_000),
-  notes: z.string().max(5_000).nullable().optional(),
+  notes: storableText().max(5_000).nullable().optional(),
   updatedAt: isoTimestamp,
 });
 export type OrderContentInput = z.infer<typeof orderContentSchema>;

@@ -61,8 +61,11 @@ export interface Storage {
   logHead(userId: string): Promise<LogHead>;
   /** Events with afterSeq < seq <= toSeq, ascending, at most `limit`. */
   readEvents(userId: string, afterSeq: number, toSeq: number, limit: number): Promise<StoredEvent[]>;
-  /** For clients that resume by time: the seq of the user's last event committed at or before `at` (0 if none). */
-  seqAt(userId: string, at: Date): Promise<number>;
+  /**
+   * For clients that resume by time: the seq of the user's last event committed at or before `at`
+   * (0 if none); null when the log no longer covers `at` (events after it may have been pruned).
+   */
+  seqAt(userId: string, at: Date): Promise<number | null>;
   /** The smallest seq still kept in the user's log, or null when the log is empty. */
   oldestSeq(userId: string): Promise<number | null>;
 

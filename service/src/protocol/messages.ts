@@ -179,7 +179,14 @@ export const connectQuerySchema = z.object({
     .regex(/^[A-Za-z0-9._:@-]+$/, 'letters, digits and . _ : @ - only'),
   lastSeq: z.coerce.number().int().min(0).optional(),
   epoch: z.string().min(1).max(64).optional(),
-  lastEventTs: z.iso.datetime({ offset: true }).optional(),
+  lastEventTs: z.iso
+    .datetime({ offset: true })
+    // PostgreSQL has no year 0 (nor reads '+010000-...'): refused here with 400, not with a 503.
+    .refine((s) => {
+      const year = new Date(s).getUTCFullYear();
+      return year >= 1 && year <= 9999;
+    }, 'must be between 0001-01-01 and 9999-12-31 UTC')
+    .optional(),
   token: z.string().optional(),
 });
 

@@ -1,5 +1,5 @@
 /** One device's socket and its delivery state. Listeners live in the gateway, not per instance. */
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import type { BufferedEvent } from './ring-buffer.js';
 
 /** An event ready to send: encoded once, shared by every socket. seq is null for transient events. */
@@ -16,8 +16,16 @@ export class Connection {
   closed = false;
   alive = true;
   badFrames = 0;
+  /** The seq the sync in progress replays from: a RESUME at or above it is already being served. */
+  syncFrom = 0;
   /** A RESUME received while syncing, run once the current sync is done. */
   pendingResume: number | null = null;
+  /** RESUMEs in the current rate window (see the gateway's limit). */
+  resumeWindowStart = 0;
+  resumesInWindow = 0;
+  /** HELLO is out; until then client frames wait in `held`, so HELLO is always the first frame. */
+  helloSent = false;
+  held: { data: RawData; isBinary: boolean }[] = [];
   expiresAtMs: number | null;
   noticeTimer: NodeJS.Timeout | null = null;
   expiryTimer: NodeJS.Timeout | null = null;

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { AuthError, bearerToken, type TokenVerifier } from '../auth.js';
+import { safeError } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { clientFrameSchema, CloseCode, connectQuerySchema, encodeControlFrame, restartReason } from '../protocol/index.js';
 import { Connection } from './connection.js';
@@ -16,6 +17,18 @@ import type { Hub } from './hub.js';
 export const REALTIME_PATH = '/ws/realtime';
 const MAX_BAD_FRAMES = 10;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * Client frames held while HELLO is not out yet (the hub is reading the log); more is abuse (1008).
+ * A well-behaved client sends at most a PING or an AUTH this early.
+ */
+const MAX_FRAMES_BEFORE_HELLO = 16;
+/**
+ * RESUME makes the hub re-read the log (up to REPLAY_MAX_EVENTS rows). A device sends one per hole
+ * in seq, which is rare; more than RESUME_BURST in a RESUME_WINDOW_MS window is refused with
+ * ERROR RATE_LIMITED, and each refusal counts as a bad frame (so a spammer ends with 1008).
+ */
+const RESUME_BURST = 5;
+const RESUME_WINDOW_MS = 10_000;
 
 export interface GatewayOptions {
   heartbeatMs: number;
@@ -88,6 +101,43 @@ export function createGateway(deps: {
   function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
     const conn = byWs.get(this);
     if (!conn || conn.closed) return;
+    if (!conn.helloSent) {
+      // An answer now (PONG, AUTH_OK, ERROR) would go out before HELLO: hold the frame until then.
+      if (conn.held.length >= MAX_FRAMES_BEFORE_HELLO) {
+        metrics.badFrames.inc();
+        conn.close(CloseCode.POLICY, 'too many frames before HELLO');
+        return;
+      }
+      conn.held.push({ data, isBinary });
+      return;
+    }
+    handleFrame(conn, data, isBinary);
+  }
+
+  /** HELLO is out: answer the frames that came before it, in order, and start the token timers. */
+  function onHello(conn: Connection): void {
+    conn.helloSent = true;
+    const held = conn.held;
+    conn.held = [];
+    armTokenTimers(conn);
+    for (const f of held) {
+      if (conn.closed) return;
+      handleFrame(conn, f.data, f.isBinary);
+    }
+  }
+
+  /** Whether one more RESUME fits in this connection's rate window. */
+  function allowResume(conn: Connection): boolean {
+    const now = Date.now();
+    if (now - conn.resumeWindowStart >= RESUME_WINDOW_MS) {
+      conn.resumeWindowStart = now;
+      conn.resumesInWindow = 0;
+    }
+    conn.resumesInWindow += 1;
+    return conn.resumesInWindow <= RESUME_BURST;
+  }
+
+  function handleFrame(conn: Connection, data: RawData, isBinary: boolean): void {
     if (isBinary) return sendError(conn, 'BAD_FRAME', 'Binary frames are not accepted; send JSON text');
     let parsed: unknown;
     try {
@@ -105,6 +155,9 @@ export function createGateway(deps: {
         conn.ws.send(encodeControlFrame('PONG', { clientTime: f.payload?.clientTime ?? null, serverTime: Date.now() }));
         return;
       case 'RESUME':
+        if (!allowResume(conn)) {
+          return sendError(conn, 'RATE_LIMITED', `At most ${RESUME_BURST} RESUME frames per ${RESUME_WINDOW_MS / 1000} s`);
+        }
         hub.resume(conn, f.payload.lastSeq);
         return;
       case 'AUTH':
@@ -172,7 +225,14 @@ export function createGateway(deps: {
 
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      // Not logged: the URL may carry ?token=.
+      metrics.wsRejected.inc({ reason: 'bad_query' });
+      return refuse(socket, 400, 'BAD_REQUEST', 'Malformed request URL');
+    }
     if (url.pathname !== REALTIME_PATH) {
       metrics.wsRejected.inc({ reason: 'not_found' });
       return refuse(socket, 404, 'NOT_FOUND', `No WebSocket endpoint at ${url.pathname}`);
@@ -199,13 +259,18 @@ export function createGateway(deps: {
     if (socket.destroyed) return;
     const { deviceId, epoch, lastEventTs } = query.data;
     let lastSeq = query.data.lastSeq;
+    let evicted = false;
     if (lastSeq === undefined && lastEventTs !== undefined) {
+      let at: number | null;
       try {
-        lastSeq = await hub.seqAt(principal.userId, new Date(lastEventTs));
+        at = await hub.seqAt(principal.userId, new Date(lastEventTs));
       } catch {
         metrics.wsRejected.inc({ reason: 'unavailable' });
         return refuse(socket, 503, 'UNAVAILABLE', 'Event log unavailable; retry');
       }
+      // null: events after that time may have been pruned; a partial replay would lose them silently.
+      if (at === null) evicted = true;
+      else lastSeq = at;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const conn = new Connection(ws, randomUUID(), principal.userId, deviceId, principal.expiresAtMs, req.socket.remoteAddress ?? null);
@@ -217,10 +282,9 @@ export function createGateway(deps: {
       metrics.wsOpened.inc();
       metrics.wsConnections.inc();
       log.debug({ userId: conn.userId, deviceId, connectionId: conn.id, lastSeq }, 'socket open');
-      // Token timers start once HELLO is out: HELLO is always the first frame.
-      hub.attach(conn, { lastSeq, epoch }).then(() => {
-        if (!conn.closed) armTokenTimers(conn);
-      }, (err: unknown) => {
+      // Token timers and answers to client frames start once HELLO is out: HELLO is always first.
+      hub.attach(conn, { lastSeq, epoch, evicted }, () => onHello(conn)).catch((err: unknown) => {
+        // Storage or bus errors: no request data in them, and their stack is what an operator needs.
         log.error({ err, userId: conn.userId }, 'attach failed');
         conn.close(CloseCode.INTERNAL, 'could not read the event log: reconnect');
       });
@@ -229,7 +293,9 @@ export function createGateway(deps: {
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     handleUpgrade(req, socket, head).catch((err: unknown) => {
-      log.error({ err }, 'upgrade failed');
+      // Never `{ err }` here: errors about the request (Node's URL errors keep the whole URL in
+      // `input`) would put a ?token= into the log.
+      log.error({ err: safeError(err) }, 'upgrade failed');
       socket.destroy();
     });
   };

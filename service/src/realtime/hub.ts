@@ -17,6 +17,7 @@ import type { Storage, StoredEvent } from '../ports/storage.js';
 import {
   CloseCode,
   encodeControlFrame,
+  restartReason,
   encodeEventFrame,
   type HelloPayload,
   type ReplaySource,
@@ -37,6 +38,8 @@ export interface HubOptions {
   transientDropBytes: number;
   /** Live events a syncing socket may queue before it is treated as a slow consumer. */
   maxQueuedEvents?: number;
+  /** A replay that makes no progress for this long (the device stopped reading) closes with 4429. */
+  replayStallMs?: number;
 }
 
 interface UserState {
@@ -59,6 +62,8 @@ interface UserState {
 export interface ResumeRequest {
   lastSeq?: number;
   epoch?: string;
+  /** The resume point is older than the log keeps (e.g. a lastEventTs before pruning): RESYNC_REQUIRED. */
+  evicted?: boolean;
 }
 
 const TEXT = { binary: false } as const;
@@ -77,8 +82,12 @@ export function createHub(deps: {
   const users = new Map<string, UserState>();
   const busChains = new Map<string, Promise<void>>();
   const maxQueued = options.maxQueuedEvents ?? 10_000;
+  const replayStallMs = options.replayStallMs ?? 10_000;
   let connectionCount = 0;
   let closing = false;
+  /** How sockets are closed once the hub is shutting down (set by closeAll). */
+  let closingCode: number = CloseCode.SERVICE_RESTART;
+  let closingReason: () => string = () => restartReason(0);
 
   const bus: Bus = deps.busFactory({ onEvent: onBusEvent, onReconnect: () => void resyncAll('bus reconnected') });
 
@@ -320,11 +329,62 @@ export function createHub(deps: {
     conn.ws.send(encodeControlFrame('RESYNC_REQUIRED', { reason, latestSeq, epoch }));
   }
 
-  function sendReplay(conn: Connection, events: Delivery[], source: ReplaySource): void {
-    for (const d of events) conn.ws.send(d.bytes, TEXT);
-    if (events.length > 0) {
-      metrics.replays.inc({ source });
-      metrics.replayedEvents.inc({ source }, events.length);
+  /**
+   * Send a replay without letting the socket's unsent data grow past the slow-consumer limit.
+   * A replay is written in one go, far faster than a network takes it: unchecked, REPLAY_MAX_EVENTS
+   * frames would sit in this process's memory. So each frame first looks at the unsent bytes, as a
+   * live send does; over the limit it waits for the socket to write some out (a frame's send
+   * callback), and a socket that takes nothing for `replayStallMs` is a slow consumer: 4429, the
+   * device reconnects and resumes from what it got. Pacing instead of closing at once keeps a
+   * healthy device on one connection when its replay is larger than the limit.
+   * Returns false when the socket closed before the replay was out.
+   */
+  async function sendReplay(conn: Connection, events: Delivery[], source: ReplaySource): Promise<boolean> {
+    const ws = conn.ws;
+    let unwritten = 0; // replay frames handed to ws whose write has not completed
+    let wake: ((written: boolean) => void) | null = null;
+    const onWritten = (err?: Error | null) => {
+      unwritten -= 1;
+      wake?.(!err);
+    };
+    /** Wait until the unsent data is under the limit; false if the socket closed or stalled (4429). */
+    const belowLimit = async (): Promise<boolean> => {
+      // With none of our frames pending nothing would wake us: the caller sends one more and waits on it.
+      while (ws.bufferedAmount > options.sendBufferLimitBytes && unwritten > 0) {
+        if (conn.closed) return false;
+        const outcome = await new Promise<'written' | 'failed' | 'stalled'>((resolve) => {
+          const timer = setTimeout(() => resolve('stalled'), replayStallMs);
+          timer.unref();
+          wake = (written) => {
+            clearTimeout(timer);
+            wake = null;
+            resolve(written ? 'written' : 'failed');
+          };
+        });
+        if (conn.closed || outcome === 'failed') return false;
+        if (outcome === 'stalled') {
+          slowConsumer(conn);
+          return false;
+        }
+      }
+      return !conn.closed;
+    };
+    let sent = 0;
+    try {
+      for (const d of events) {
+        if (conn.closed) return false;
+        if (ws.bufferedAmount > options.sendBufferLimitBytes && !(await belowLimit())) return false;
+        unwritten += 1;
+        ws.send(d.bytes, TEXT, onWritten);
+        sent += 1;
+      }
+      // Also before going live: the queued live events are sent at once and would find it over the limit.
+      return await belowLimit();
+    } finally {
+      if (sent > 0) {
+        metrics.replays.inc({ source });
+        metrics.replayedEvents.inc({ source }, sent);
+      }
     }
   }
 
@@ -344,12 +404,13 @@ export function createHub(deps: {
     const state = users.get(conn.userId);
     if (!state || conn.closed) return;
     conn.syncing = true;
+    conn.syncFrom = afterSeq;
     const target = Math.max(conn.sentSeq, state.deliveredSeq);
     try {
       const range = await loadRange(state, afterSeq, target);
       if (conn.closed) return;
-      if (range) sendReplay(conn, range.events, range.source);
-      else sendResync(conn, 'evicted', target, state.epoch);
+      if (!range) sendResync(conn, 'evicted', target, state.epoch);
+      else if (!(await sendReplay(conn, range.events, range.source))) return;
       conn.sentSeq = target;
       finishSync(conn);
     } catch (err) {
@@ -358,13 +419,32 @@ export function createHub(deps: {
     }
   }
 
+  /** A state without sockets keeps its buffer and bus subscription for the buffer's TTL, then goes. */
+  function scheduleIdle(state: UserState): void {
+    if (state.conns.size > 0 || state.idleTimer || closing) return;
+    // A device that comes back within the TTL is served from memory.
+    state.idleTimer = setTimeout(() => {
+      state.idleTimer = null;
+      if (state.conns.size === 0 && users.get(state.userId) === state) dropState(state);
+    }, options.bufferTtlMs);
+    state.idleTimer.unref();
+  }
+
   /**
    * Add a socket to its user's pool and send HELLO, the replay (or RESYNC_REQUIRED), then live events.
-   * Throws if the user's log cannot be read (the gateway closes the socket with 1011).
+   * `onHello` runs right after HELLO is sent, before the replay (the gateway answers client frames
+   * from then on). Throws if the user's log cannot be read (the gateway closes the socket with 1011).
    */
-  async function attach(conn: Connection, req: ResumeRequest): Promise<void> {
+  async function attach(conn: Connection, req: ResumeRequest, onHello?: () => void): Promise<void> {
     const state = await userState(conn.userId);
-    if (conn.closed || closing) return;
+    if (closing || conn.closed) {
+      // Shutting down: close as closeAll does, else the socket stays open without a HELLO.
+      if (closing) conn.close(closingCode, closingReason(), 1_000);
+      // The socket may have gone while the state was set up: detach found nothing to remove, so
+      // without an idle timer here the state and its bus subscription would stay forever.
+      scheduleIdle(state);
+      return;
+    }
     if (state.idleTimer) {
       clearTimeout(state.idleTimer);
       state.idleTimer = null;
@@ -377,7 +457,9 @@ export function createHub(deps: {
     let startSeq = D;
     let resync: ResyncReason | null = null;
     let replay: { events: Delivery[]; source: ReplaySource } | null = null;
-    if (req.lastSeq !== undefined) {
+    if (req.evicted) {
+      resync = 'evicted';
+    } else if (req.lastSeq !== undefined) {
       if (req.epoch !== undefined && req.epoch !== state.epoch) {
         resync = 'epoch_changed';
       } else if (req.lastSeq > D) {
@@ -407,7 +489,11 @@ export function createHub(deps: {
     };
     conn.ws.send(encodeControlFrame('HELLO', hello));
     if (resync) sendResync(conn, resync, startSeq, state.epoch);
-    if (replay) sendReplay(conn, replay.events, replay.source);
+    // A RESUME for anything after this point is served by the replay below (see resume()).
+    conn.syncFrom = replay ? req.lastSeq! : startSeq;
+    onHello?.();
+    if (replay && !(await sendReplay(conn, replay.events, replay.source))) return;
+    if (conn.closed) return;
     conn.sentSeq = startSeq;
     finishSync(conn);
   }
@@ -417,20 +503,16 @@ export function createHub(deps: {
     if (!state || !state.conns.delete(conn)) return;
     connectionCount -= 1;
     conn.queue = [];
-    if (state.conns.size === 0 && !closing) {
-      // Keep the user's buffer (and subscription) for the buffer's TTL: a device that comes back
-      // within it is served from memory.
-      state.idleTimer = setTimeout(() => {
-        if (state.conns.size === 0 && users.get(state.userId) === state) dropState(state);
-      }, options.bufferTtlMs);
-      state.idleTimer.unref();
-    }
+    scheduleIdle(state);
   }
 
   /** A live socket asks for everything after `lastSeq` again (it saw a gap). */
   function resume(conn: Connection, lastSeq: number): void {
     if (conn.closed) return;
     if (conn.syncing) {
+      // Coalesce: the sync in progress sends everything after syncFrom, so a RESUME at or above it
+      // asks for nothing more; lower ones are kept as one pending RESUME, run when this sync ends.
+      if (lastSeq >= conn.syncFrom) return;
       conn.pendingResume = conn.pendingResume === null ? lastSeq : Math.min(conn.pendingResume, lastSeq);
       return;
     }
@@ -526,6 +608,8 @@ export function createHub(deps: {
     /** Close every socket (graceful shutdown) and stop taking new ones. */
     closeAll(code: number, reason: () => string): void {
       closing = true;
+      closingCode = code;
+      closingReason = reason;
       for (const c of allConnections()) c.close(code, reason(), 1_000);
     },
 

@@ -16,6 +16,9 @@ export interface OutboxOptions {
   flushMs?: number;
 }
 
+const PAGE = 500;
+const key = (e: { userId: string; seq: number }) => `${e.seq}:${e.userId}`;
+
 export function createOutbox(deps: {
   storage: Storage;
   log: Logger;
@@ -24,38 +27,70 @@ export function createOutbox(deps: {
 }) {
   const { storage, options } = deps;
   const log = deps.log.child({ component: 'outbox' });
+  const flushMs = options.flushMs ?? 100;
   let confirmed: { userId: string; seq: number }[] = [];
   let flushTimer: NodeJS.Timeout | null = null;
   let sweepTimer: NodeJS.Timeout | null = null;
   let stopped = false;
+  /** The sweep in progress: there is never more than one (a slow one is not overlapped by the next tick). */
+  let running: Promise<number> | null = null;
+  /** Keys of the page being republished, and how many of them the bus has accepted so far. */
+  let page: Set<string> | null = null;
+  let pageAccepted = 0;
 
-  async function flush(): Promise<void> {
+  /** Write the confirmations collected so far. Returns false when they could not be written. */
+  async function flush(): Promise<boolean> {
+    if (flushTimer) clearTimeout(flushTimer);
     flushTimer = null;
     const batch = confirmed;
     confirmed = [];
-    if (batch.length === 0) return;
+    if (batch.length === 0) return true;
     try {
       await storage.markPublished(batch);
+      return true;
     } catch (err) {
       // Not fatal: the sweep will republish these, and the hub drops the duplicates.
       log.warn({ err, count: batch.length }, 'could not record published events');
+      return false;
     }
   }
 
-  async function sweep(): Promise<number> {
+  /**
+   * Republish pages of unpublished events until none is left. The sweep stops early, leaving the
+   * rest to the next interval, when a page got nothing onto the bus (the bus is down: reading the
+   * same page again at once would only load the database) or its confirmations could not be
+   * written (the next read would return the same page).
+   */
+  async function sweepPages(): Promise<number> {
     let total = 0;
-    for (;;) {
-      const events = await storage.unpublishedEvents(new Date(Date.now() - options.graceMs), 500);
+    while (!stopped) {
+      const events = await storage.unpublishedEvents(new Date(Date.now() - options.graceMs), PAGE);
       if (events.length === 0) break;
-      total += events.length;
+      page = new Set(events.map(key));
+      pageAccepted = 0;
       deps.republish(events);
       // Wait for the confirmations of this page before reading the next one.
-      await new Promise((r) => setTimeout(r, (options.flushMs ?? 100) * 2));
-      await flush();
-      if (events.length < 500 || stopped) break;
+      await new Promise((r) => setTimeout(r, flushMs * 2));
+      const accepted = pageAccepted;
+      page = null;
+      total += accepted;
+      const recorded = await flush();
+      if (accepted === 0) {
+        log.warn({ count: events.length }, 'outbox: no republished event reached the bus; retrying at the next sweep');
+        break;
+      }
+      if (!recorded || events.length < PAGE) break;
     }
     if (total > 0) log.info({ count: total }, 'republished events that never reached the bus');
     return total;
+  }
+
+  /** One sweep; while one is running, its promise: never two at once. */
+  function sweep(): Promise<number> {
+    running ??= sweepPages().finally(() => {
+      running = null;
+    });
+    return running;
   }
 
   return {
@@ -63,22 +98,23 @@ export function createOutbox(deps: {
     published(e: StoredEvent): void {
       if (stopped) return;
       confirmed.push({ userId: e.userId, seq: e.seq });
-      flushTimer ??= setTimeout(() => void flush(), options.flushMs ?? 100);
+      if (page?.has(key(e))) pageAccepted += 1;
+      flushTimer ??= setTimeout(() => void flush(), flushMs);
     },
+    /** Resolves with how many republished events the bus accepted. */
     sweep,
     start(): void {
-      sweep().catch((err: unknown) => log.warn({ err }, 'outbox sweep failed'));
+      const run = () => void sweep().catch((err: unknown) => log.warn({ err }, 'outbox sweep failed'));
+      run();
       if (options.intervalMs > 0) {
-        sweepTimer = setInterval(() => {
-          sweep().catch((err: unknown) => log.warn({ err }, 'outbox sweep failed'));
-        }, options.intervalMs);
+        sweepTimer = setInterval(run, options.intervalMs);
         sweepTimer.unref();
       }
     },
     async stop(): Promise<void> {
       stopped = true;
       if (sweepTimer) clearInterval(sweepTimer);
-      if (flushTimer) clearTimeout(flushTimer);
+      await running?.catch(() => undefined);
       await flush();
     },
   };

@@ -255,15 +255,27 @@ export function createSqlStorage(db: SqlRunner): Storage {
       return rows.map((r) => rowToEvent(userId, String(r.epoch), r));
     },
     async seqAt(userId, at) {
-      // The first event after `at`, minus one; else the head (nothing after `at`).
-      const rows = await db.query<{ after: number | null; head: number | null }>(
+      // The first event after `at`, minus one; else the head (nothing after `at`). Unless pruning
+      // may have removed events after `at`: the oldest kept event is newer than `at` and is not
+      // seq 1 (or nothing is kept of a non-empty log). Then no seq is right, and a replay from the
+      // first kept event would skip the pruned ones silently.
+      const rows = await db.query<{ after: number | null; head: number | null; oldest: number | null; oldest_at: unknown }>(
         `SELECT (SELECT min(seq) FROM events WHERE user_id = $1 AND created_at > $2) AS after,
-                (SELECT last_seq FROM user_logs WHERE user_id = $1) AS head`,
+                (SELECT last_seq FROM user_logs WHERE user_id = $1) AS head,
+                o.seq AS oldest, o.created_at AS oldest_at
+         FROM (SELECT 1) AS one
+         LEFT JOIN (SELECT seq, created_at FROM events WHERE user_id = $1 ORDER BY seq LIMIT 1) AS o ON true`,
         [userId, at.toISOString()],
       );
       const r = rows[0];
+      const head = r?.head === null || r?.head === undefined ? 0 : Number(r.head);
+      const oldest = r?.oldest === null || r?.oldest === undefined ? null : Number(r.oldest);
+      if (head > 0) {
+        const pruned = oldest === null || oldest > 1;
+        if (pruned && (oldest === null || Date.parse(iso(r!.oldest_at)) > at.getTime())) return null;
+      }
       if (r?.after !== null && r?.after !== undefined) return Number(r.after) - 1;
-      return r?.head === null || r?.head === undefined ? 0 : Number(r.head);
+      return head;
     },
     async oldestSeq(userId) {
       const rows = await db.query<{ min: number | null }>('SELECT min(seq) AS min FROM events WHERE user_id = $1', [userId]);

@@ -1,0 +1,115 @@
+/**
+ * Hub lifecycle edges that the running service cannot hit on demand (they depend on which of two
+ * events comes first): real `ws` sockets, real storage (PGlite), the in-process bus. Nothing mocked.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { createMemoryBus } from '../src/adapters/bus-memory.js';
+import { createMetrics } from '../src/metrics.js';
+import type { Storage } from '../src/ports/storage.js';
+import { restartReason } from '../src/protocol/index.js';
+import { Connection } from '../src/realtime/connection.js';
+import { createHub } from '../src/realtime/hub.js';
+import { makeStorage, sleep } from './support/harness.js';
+
+const log = pino({ level: 'silent' });
+
+let storage: Storage;
+let server: Server;
+let wss: WebSocketServer;
+let url: string;
+
+beforeAll(async () => {
+  storage = await makeStorage('pglite');
+  await storage.migrate();
+  server = createServer();
+  wss = new WebSocketServer({ server });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  for (const ws of wss.clients) ws.terminate();
+  wss.close();
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+  await storage.close();
+});
+
+/** A connected socket pair: the server side wrapped as the gateway does, the client recording frames. */
+async function connect(userId: string) {
+  const accepted = new Promise<WebSocket>((r) => wss.once('connection', r));
+  const client = new WebSocket(url);
+  const frames: string[] = [];
+  client.on('message', (d) => frames.push(String(d)));
+  const closed = new Promise<{ code: number; reason: string }>((r) =>
+    client.on('close', (code, reason) => r({ code, reason: String(reason) })),
+  );
+  await new Promise((r) => client.once('open', r));
+  const conn = new Connection(await accepted, randomUUID(), userId, 'd1', null, null);
+  return { conn, client, frames, closed };
+}
+
+function makeHub(bufferTtlMs = 60_000) {
+  return createHub({
+    storage,
+    busFactory: (h) => createMemoryBus(h),
+    metrics: createMetrics({ instanceId: 't', collectDefault: false }),
+    log,
+    options: {
+      instanceId: 't',
+      heartbeatMs: 30_000,
+      bufferMaxEvents: 100,
+      bufferTtlMs,
+      replayMaxEvents: 1_000,
+      gapFillMs: 50,
+      sendBufferLimitBytes: 1024 * 1024,
+      transientDropBytes: 256 * 1024,
+    },
+  });
+}
+
+describe('hub', () => {
+  it('a socket attached while the hub shuts down is closed with 1012 and a retry delay, not left open without HELLO', async () => {
+    const hub = makeHub();
+    try {
+      hub.closeAll(1012, () => restartReason(250));
+      const { conn, frames, closed } = await connect(`u-${randomUUID()}`);
+      await hub.attach(conn, {});
+      expect(await closed).toEqual({ code: 1012, reason: 'restart retryAfterMs=250' });
+      expect(frames).toEqual([]);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('a socket that closes while its user state is set up does not leave the state (and subscription) behind', async () => {
+    const hub = makeHub(50);
+    try {
+      const userId = `u-${randomUUID()}`;
+      const { conn, client } = await connect(userId);
+      const attaching = hub.attach(conn, {});
+      // The device goes before the state is ready: what the gateway's close listener does.
+      client.terminate();
+      conn.closed = true;
+      hub.detach(conn);
+      await attaching;
+      expect(hub.buffers().map((b) => b.userId)).toEqual([userId]);
+      for (let i = 0; i < 100 && hub.stats().buffer.users > 0; i += 1) await sleep(20);
+      expect(hub.stats().buffer.users).toBe(0);
+      // And the user still works: a new device gets its state back.
+      const next = await connect(userId);
+      await hub.attach(next.conn, {});
+      for (let i = 0; i < 100 && next.frames.length === 0; i += 1) await sleep(10);
+      expect(JSON.parse(next.frames[0]!).type).toBe('HELLO');
+      expect(hub.stats()).toMatchObject({ totalConnections: 1, buffer: { users: 1 } });
+      next.client.terminate();
+    } finally {
+      await hub.close();
+    }
+  });
+});
