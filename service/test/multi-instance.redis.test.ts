@@ -140,6 +140,34 @@ describe.skipIf(skip)('several instances on Redis and PostgreSQL', () => {
     for (const i of instances) expect(i.output()).toContain('redis subscriber reconnected');
   }, 60_000);
 
+  it('Redis down: a submit answers 503 at once, nothing hangs; the same submit after Redis returns runs the job once', async () => {
+    const user = `u-${randomUUID()}`;
+    const { token, devs } = await spread(user, 2);
+    const o = newDraft();
+    expect((await post(instances[0]!, token, '/api/pending-orders', { orders: [o] })).status).toBe(200);
+    await redis.kill();
+    const refused = await Promise.race([
+      post(instances[1]!, token, `/api/pending-orders/${o.id}/submit`),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('submit hung while Redis was down')), 5_000)),
+    ]);
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.code).toBe('UNAVAILABLE');
+    await redis.start();
+    let accepted: { status: number; body: any } | null = null;
+    for (let i = 0; i < 40 && accepted?.status !== 202; i += 1) {
+      accepted = await post(instances[1]!, token, `/api/pending-orders/${o.id}/submit`);
+      if (accepted.status !== 202) await new Promise((res) => setTimeout(res, 250));
+    }
+    expect(accepted!.status).toBe(202);
+    // PENDING_CREATED, JOB_STARTED, JOB_COMPLETED, ORDER_NUMBERS_RESOLVED, PENDING_UPDATED: once each.
+    for (const d of devs) {
+      await d.waitForSeq(5, 20_000);
+      expect(d.accepted).toEqual([1, 2, 3, 4, 5]);
+    }
+    const order = await fetch(`${instances[2]!.url}/api/pending-orders/${o.id}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(((await order.json()) as { status: string }).status).toBe('submitted');
+  }, 60_000);
+
   it('PostgreSQL stopped: writes get 503 and publish nothing; service resumes when it returns', async () => {
     const user = `u-${randomUUID()}`;
     const { token, devs } = await spread(user);

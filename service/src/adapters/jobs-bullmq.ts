@@ -43,7 +43,10 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): JobQueue {
   const log = opts.log.child({ component: 'jobs-bullmq' });
   const connection = connectionOptions(opts.url);
   const prefix = opts.prefix ?? 'rt';
-  const queue = new Queue<SubmitOrderJobData>(QUEUE, { connection, prefix });
+  // The queue serves HTTP requests (submit, job status, /metrics): while Redis is down its commands
+  // fail at once (the submit answers 503, retry-safe) instead of waiting in ioredis' offline queue
+  // for as long as the outage lasts. Workers keep the blocking, wait-forever connection.
+  const queue = new Queue<SubmitOrderJobData>(QUEUE, { connection: { ...connection, enableOfflineQueue: false, maxRetriesPerRequest: 1 }, prefix });
   queue.on('error', (err) => log.warn({ err: err.message }, 'queue error'));
   const workers: Worker[] = [];
   let maintenanceQueue: Queue | null = null;
