@@ -35,7 +35,9 @@ const round = (us: number) => Math.round(us) / 1000;
 
 export function summarize(h: Histogram): Summary {
   const n = h.totalCount;
-  const at = (p: number) => (n === 0 ? null : round(h.getValueAtPercentile(p)));
+  // HDR returns the highest value of the percentile's bucket, which can exceed the exact maximum
+  // recorded: cap it there, so a report never shows p99.9 > max.
+  const at = (p: number) => (n === 0 ? null : round(Math.min(h.getValueAtPercentile(p), h.maxValue)));
   return {
     count: n,
     minMs: n === 0 ? null : round(h.minNonZeroValue),
