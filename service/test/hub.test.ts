@@ -9,11 +9,13 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createMemoryBus } from '../src/adapters/bus-memory.js';
+import { createPgliteRunner } from '../src/adapters/sql-pglite.js';
 import { createMetrics } from '../src/metrics.js';
 import type { Storage } from '../src/ports/storage.js';
 import { restartReason } from '../src/protocol/index.js';
 import { Connection } from '../src/realtime/connection.js';
 import { createHub } from '../src/realtime/hub.js';
+import { createSqlStorage } from '../src/storage/sql-storage.js';
 import { makeStorage, sleep } from './support/harness.js';
 
 const log = pino({ level: 'silent' });
@@ -54,9 +56,9 @@ async function connect(userId: string) {
   return { conn, client, frames, closed };
 }
 
-function makeHub(bufferTtlMs = 60_000) {
+function makeHub(bufferTtlMs = 60_000, store: Storage = storage) {
   return createHub({
-    storage,
+    storage: store,
     busFactory: (h) => createMemoryBus(h),
     metrics: createMetrics({ instanceId: 't', collectDefault: false }),
     log,
@@ -110,6 +112,51 @@ describe('hub', () => {
       next.client.terminate();
     } finally {
       await hub.close();
+    }
+  });
+
+  it('when the user\'s log is reset (new epoch), live sockets are closed to resync, not left waiting on events they drop', async () => {
+    // A storage of its own, with its SQL runner, to reset one user's log as a restore would.
+    const runner = await createPgliteRunner();
+    const store = createSqlStorage(runner);
+    await store.migrate();
+    const hub = makeHub(60_000, store);
+    const userId = `u-${randomUUID()}`;
+    const write = async () => {
+      const { events } = await store.unitOfWork(userId, async (tx) => {
+        tx.appendEvent({ type: 'DRAFT_DELETED', payload: { draftId: randomUUID(), deleted: true }, originDeviceId: null });
+      });
+      hub.publishStored(events);
+      return events[0]!;
+    };
+    try {
+      await write();
+      const { conn, frames, closed } = await connect(userId);
+      await hub.attach(conn, {});
+      const first = await write();
+      for (let i = 0; i < 100 && frames.length < 2; i += 1) await sleep(10);
+      expect(frames.map((f) => JSON.parse(f).seq ?? null)).toEqual([null, 2]); // HELLO, then seq 2
+      // The log is reset: the next write starts a new epoch at seq 1.
+      await runner.query('DELETE FROM events WHERE user_id = $1', [userId]);
+      await runner.query('DELETE FROM user_logs WHERE user_id = $1', [userId]);
+      const after = await write();
+      expect(after.epoch).not.toBe(first.epoch);
+      expect(after.seq).toBe(1);
+      expect(await closed).toEqual({ code: 1011, reason: 'event log reset: reconnect and resume' });
+      expect(hub.stats()).toMatchObject({ totalConnections: 0, buffer: { users: 0 } });
+      // The device comes back with what it knew: told to resync, then live on the new log.
+      const back = await connect(userId);
+      await hub.attach(back.conn, { lastSeq: 2, epoch: first.epoch });
+      await write();
+      for (let i = 0; i < 100 && back.frames.length < 3; i += 1) await sleep(10);
+      const types = back.frames.map((f) => JSON.parse(f) as { type: string; seq?: number; payload: { reason?: string } });
+      expect(types[0]!.type).toBe('HELLO');
+      expect(types[1]).toMatchObject({ type: 'RESYNC_REQUIRED', payload: { reason: 'epoch_changed' } });
+      expect(types[2]).toMatchObject({ type: 'DRAFT_DELETED', seq: 2 });
+      back.client.terminate();
+    } finally {
+      await hub.close();
+      await store.close();
     }
   });
 });

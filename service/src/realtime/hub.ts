@@ -57,6 +57,8 @@ interface UserState {
   gapTimer: NodeJS.Timeout | null;
   idleTimer: NodeJS.Timeout | null;
   ring: RingBuffer;
+  /** A check of the log's epoch is under way (an event of another epoch came). */
+  epochCheck?: boolean;
 }
 
 export interface ResumeRequest {
@@ -135,10 +137,37 @@ export function createHub(deps: {
     const state = users.get(e.userId);
     if (!state) return;
     if (e.seq !== null && state.ready && e.epoch !== state.epoch) {
-      log.warn({ userId: e.userId, epoch: e.epoch }, 'event from another epoch ignored');
+      void checkEpoch(state);
       return;
     }
     ingest(state, toDelivery(e));
+  }
+
+  /**
+   * An event of another epoch: either a stale one (ignore it) or the user's log was reset (restored,
+   * recreated) and this state, its seqs and its buffer describe a history that is gone. Then every
+   * local socket is closed with 1011: its device reconnects with the old epoch and gets
+   * RESYNC_REQUIRED epoch_changed from a fresh state, never a silent stall on events it would drop.
+   */
+  async function checkEpoch(state: UserState): Promise<void> {
+    if (state.epochCheck) return;
+    state.epochCheck = true;
+    try {
+      const head = await storage.logHead(state.userId);
+      if (head.epoch === state.epoch || users.get(state.userId) !== state) return;
+      log.warn({ userId: state.userId, from: state.epoch, to: head.epoch }, 'event log epoch changed: closing the user\'s sockets so they resync');
+      for (const conn of [...state.conns]) {
+        state.conns.delete(conn);
+        connectionCount -= 1;
+        conn.queue = [];
+        conn.close(CloseCode.INTERNAL, 'event log reset: reconnect and resume');
+      }
+      dropState(state);
+    } catch (err) {
+      log.warn({ err, userId: state.userId }, 'epoch check failed; the event is ignored');
+    } finally {
+      state.epochCheck = false;
+    }
   }
 
   function ingest(state: UserState, d: Delivery): void {
