@@ -11,7 +11,7 @@ export const CloseCode = {
   POLICY: 1008,
   /** Frame over the size limit. Do not resend the same frame. */
   TOO_BIG: 1009,
-  /** Internal error on the server. Reconnect with backoff and resume. */
+  /** Internal error on the server, or the user's event log was reset (new epoch). Reconnect with backoff and resume (a reset log answers RESYNC_REQUIRED epoch_changed). */
   INTERNAL: 1011,
   /** Service restart (graceful shutdown). Reconnect, elsewhere if possible, after the jittered delay in the reason. */
   SERVICE_RESTART: 1012,
