@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['service/**/*.test.ts', 'cli/**/*.test.ts', 'cli/**/*.test.tsx', 'loadtest/**/*.test.ts', 'dashboards/**/*.test.ts'],
+    include: ['service/**/*.test.ts', 'client/**/*.test.ts', 'cli/**/*.test.ts', 'cli/**/*.test.tsx', 'loadtest/**/*.test.ts', 'dashboards/**/*.test.ts'],
     globalSetup: ['service/test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

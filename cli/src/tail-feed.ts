@@ -2,7 +2,7 @@
  * Turns a device's events into what `rtctl tail` shows: event lines and status lines (connected,
  * replay, gap, reconnecting, resync). Used by the plain/NDJSON output and by the Ink view alike.
  */
-import type { Device, DeviceEvent } from './device.js';
+import type { Device, DeviceEvent } from '../../client/src/realtime.js';
 import { formatDuration, paint, summarizePayload } from './format.js';
 
 export type FeedItem =

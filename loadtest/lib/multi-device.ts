@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { io as ioClient, type Socket } from 'socket.io-client';
-import { createNodeDevice } from '../../cli/src/device-node.js';
+import { createNodeDevice } from '../../client/src/node.js';
 import { freePort } from '../../service/test/support/postgres-server.js';
 import { eventKey, FanoutTracker } from './observers.js';
 import { gcEnv, gcMemory, type MemorySample } from './proc.js';

@@ -6,8 +6,8 @@
  * write was *due* on the writer's schedule, on the same monotonic clock (same process): a stall in
  * the service or in the writer is counted, never hidden (DESIGN §8).
  */
-import { createNodeDevice } from '../../cli/src/device-node.js';
-import type { Device, DeviceEvent } from '../../cli/src/device.js';
+import { createNodeDevice } from '../../client/src/node.js';
+import type { Device, DeviceEvent } from '../../client/src/realtime.js';
 import { LatencyHistogram } from './stats.js';
 
 export interface FanoutCounters {

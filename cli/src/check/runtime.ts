@@ -5,8 +5,8 @@
  */
 import { exec } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createNodeDevice } from '../device-node.js';
-import type { Device, DeviceEvent } from '../device.js';
+import { createNodeDevice } from '../../../client/src/node.js';
+import type { Device, DeviceEvent } from '../../../client/src/realtime.js';
 import type { HelloPayload } from '../../../service/src/protocol/index.js';
 import type { TokenSource } from '../latency/tokens.js';
 

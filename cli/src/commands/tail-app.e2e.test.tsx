@@ -3,7 +3,7 @@ import { render } from 'ink-testing-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken, newDraft, startService, type TestService } from '../../../service/test/support/harness.js';
 import { waitUntil } from '../../test/support/wait.js';
-import { createNodeDevice } from '../device-node.js';
+import { createNodeDevice } from '../../../client/src/node.js';
 import { typeMatcher } from '../format.js';
 import { TailApp } from './tail.js';
 

@@ -1,7 +1,7 @@
 /** Ink components rendered with ink-testing-library: what the operator sees. */
 import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
-import type { DeviceEvent } from '../device.js';
+import type { DeviceEvent } from '../../../client/src/realtime.js';
 import { parsePrometheusText } from '../prometheus.js';
 import type { FeedItem } from '../tail-feed.js';
 import { computeInstanceView } from '../top-model.js';

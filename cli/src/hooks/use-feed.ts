@@ -1,6 +1,6 @@
 /** Subscribe an Ink component to a device's tail feed; re-renders on each item. */
 import { useEffect, useState } from 'react';
-import type { Device } from '../device.js';
+import type { Device } from '../../../client/src/realtime.js';
 import { attachFeed, type FeedItem } from '../tail-feed.js';
 import type { TailStatus } from '../components/TailView.js';
 

@@ -7,8 +7,8 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { CliError, ExitCode } from '../errors.js';
-import { createNodeDevice } from '../device-node.js';
-import type { Device, DeviceError } from '../device.js';
+import { createNodeDevice } from '../../../client/src/node.js';
+import type { Device, DeviceError } from '../../../client/src/realtime.js';
 import { userIdOf, type LatencyConfig, type WriteKind } from './options.js';
 import { createHistogram, recordMs, samplePercentile, type Histogram } from './stats.js';
 import type { TokenSource } from './tokens.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DeviceEvent } from '../device.js';
+import type { DeviceEvent } from '../../../client/src/realtime.js';
 import type { EngineResult } from './engine.js';
 import { parseLatencyOptions } from './options.js';
 import { buildReport, GateExit, reportJunit, reportText } from './report.js';

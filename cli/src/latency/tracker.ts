@@ -19,7 +19,7 @@
  * `finish()` closes the books: every write still without a response is a failed write, and the
  * tracker is frozen, so nothing that arrives later (devices closing, cleanup) changes a count.
  */
-import type { DeviceEvent } from '../device.js';
+import type { DeviceEvent } from '../../../client/src/realtime.js';
 import { bucketIndex, BUCKETS_MS, createHistogram, recordMs, type Histogram } from './stats.js';
 import type { WriteKind } from './options.js';
 

@@ -5,9 +5,9 @@ import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken, newDraft, startService, type TestService } from '../../service/test/support/harness.js';
-import { waitUntil } from '../test/support/wait.js';
-import { createNodeDevice } from './device-node.js';
-import { Device, realtimeUrl, type DeviceEvent, type DeviceEvents, type WebSocketConstructor } from './device.js';
+import { waitUntil } from '../../cli/test/support/wait.js';
+import { createNodeDevice } from './node.js';
+import { Device, realtimeUrl, type DeviceEvent, type DeviceEvents, type WebSocketConstructor } from './realtime.js';
 
 const user = () => `u-${randomUUID().slice(0, 8)}`;
 const fast = { backoff: { initialMs: 100, maxMs: 1_000 } };
@@ -229,7 +229,7 @@ describe('device client against the real service', () => {
   });
 
   it('backs off exponentially with jitter, capped, while no server answers', async () => {
-    const { closedPortUrl } = await import('../test/support/run-cli.js');
+    const { closedPortUrl } = await import('../../cli/test/support/run-cli.js');
     const d = createNodeDevice({ urls: [await closedPortUrl()], deviceId: 'phone', token: 't', backoff: { initialMs: 40, maxMs: 200 } });
     devices.push(d);
     const r = record(d);
