@@ -16,9 +16,12 @@ import { registerJobRoutes } from './features/jobs/jobs-routes.js';
 import { createProgressThrottle, createSubmitOrderJob } from './features/jobs/submit-order.js';
 import { createPendingOrdersService } from './features/pending-orders/pending-orders-service.js';
 import { registerPendingOrderRoutes } from './features/pending-orders/pending-orders-routes.js';
+import { buildApiDocument } from './http/api-routes.js';
 import { requireAdmin, requireUser } from './http/auth-middleware.js';
 import { jsonBody } from './http/body.js';
 import { errorMiddleware } from './http/errors-middleware.js';
+import { createIdempotencyGuard } from './http/idempotency.js';
+import { openRoutes } from './http/open-routes.js';
 import { requestLog } from './http/request-log.js';
 import { createMetrics } from './metrics.js';
 import type { BusFactory } from './ports/bus.js';
@@ -58,6 +61,8 @@ export interface App {
   /** Graceful shutdown: not ready, sockets closed with 1012, in-flight requests finished, pools closed. */
   close(): Promise<void>;
   isDraining(): boolean;
+  /** Every method and path the Koa routers register (the OpenAPI test checks each is documented). */
+  routes(): { method: string; path: string }[];
 }
 
 export async function createApp(deps: AppDeps): Promise<App> {
@@ -116,21 +121,23 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await submitJob.onFailure(data, ctx, error, willRetry);
     },
     onProgress: (data, jobId, p, stage) => progress(data.userId, jobId, data.orderId, p, stage, data.deviceId),
-    runMaintenance: createMaintenance({ storage, log, retention: config.retention }),
+    runMaintenance: createMaintenance({ storage, log, retention: config.retention, idempotencyTtlMs: config.idempotency.ttlMs }),
   });
 
   const drafts = createDraftsService({ storage, publish });
   const pending = createPendingOrdersService({ storage, publish, jobs });
+  const idempotency = createIdempotencyGuard({ ttlMs: config.idempotency.ttlMs });
+  const openApiDocument = buildApiDocument();
 
   const koa = new Koa({ proxy: false });
   koa.silent = true; // errors are logged by errorMiddleware through pino, never to stderr
   koa.on('error', (err: unknown) => log.warn({ err }, 'koa error'));
 
   const open = new Router();
-  open.get('/healthz', (ctx) => {
+  open.get(openRoutes.healthz.path, (ctx) => {
     ctx.body = { status: 'ok', instanceId };
   });
-  open.get('/readyz', async (ctx) => {
+  open.get(openRoutes.readyz.path, async (ctx) => {
     if (!ready || draining) {
       ctx.status = 503;
       ctx.body = { error: { code: 'UNAVAILABLE', message: draining ? 'Draining' : 'Starting' } };
@@ -144,7 +151,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
       ctx.body = { error: { code: 'UNAVAILABLE', message: 'Database unreachable' } };
     }
   });
-  open.get('/metrics', async (ctx) => {
+  open.get(openRoutes.openapi.path, (ctx) => {
+    ctx.body = openApiDocument;
+  });
+  open.get(openRoutes.metrics.path, async (ctx) => {
     const s = hub.stats();
     metrics.wsUsers.set(s.activeUsers);
     metrics.bufferUsers.set(s.buffer.users);
@@ -156,10 +166,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ctx.body = await metrics.registry.metrics();
   });
 
+
   const api = new Router();
   api.use(requireUser(verifyToken, metrics));
-  registerDraftRoutes(api, drafts);
-  registerPendingOrderRoutes(api, pending);
+  registerDraftRoutes(api, drafts, idempotency.guard);
+  registerPendingOrderRoutes(api, pending, idempotency.guard);
   registerJobRoutes(api, jobs);
 
   const admin = new Router();
@@ -209,6 +220,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
     metrics,
     jobs,
     isDraining: () => draining,
+    routes: () =>
+      [open, api, admin].flatMap((router) =>
+        router.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((method) => ({ method, path: String(layer.path) }))),
+      ),
     async listen(port = config.port, host = config.host) {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

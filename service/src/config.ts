@@ -48,6 +48,7 @@ export const envSchema = z.object({
   EVENT_RETENTION_MS: int(7 * 24 * 3_600_000, 1),
   TOMBSTONE_RETENTION_MS: int(30 * 24 * 3_600_000, 1),
   MAINTENANCE_INTERVAL_MS: int(3_600_000, 0),
+  IDEMPOTENCY_TTL_MS: int(24 * 3_600_000, 1),
   REDIS_URL: optionalString.pipe(z.url().optional()),
   REDIS_PREFIX: z.string().default('rt:'),
   RUN_WORKER: z.enum(['true', 'false']).default('true'),
@@ -86,6 +87,8 @@ export interface Config {
   erp: { delayMs: number; failureRate: number };
   jobs: { attempts: number; backoffMs: number };
   retention: { eventsMs: number; tombstonesMs: number; intervalMs: number };
+  /** How long an Idempotency-Key's response is kept (DESIGN §12); older keys count as absent. */
+  idempotency: { ttlMs: number };
   redis: { url: string | undefined; prefix: string };
   runWorker: boolean;
   outbox: { intervalMs: number; graceMs: number };
@@ -146,6 +149,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     erp: { delayMs: e.ERP_DELAY_MS, failureRate: e.ERP_FAILURE_RATE },
     jobs: { attempts: e.JOB_ATTEMPTS, backoffMs: e.JOB_BACKOFF_MS },
     retention: { eventsMs: e.EVENT_RETENTION_MS, tombstonesMs: e.TOMBSTONE_RETENTION_MS, intervalMs: e.MAINTENANCE_INTERVAL_MS },
+    idempotency: { ttlMs: e.IDEMPOTENCY_TTL_MS },
     redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
     runWorker: e.RUN_WORKER === 'true',
     outbox: { intervalMs: e.OUTBOX_INTERVAL_MS, graceMs: e.OUTBOX_GRACE_MS },

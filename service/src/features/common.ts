@@ -2,7 +2,7 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Principal } from '../auth.js';
-import type { DraftItem } from '../protocol/index.js';
+import type { Draft, DraftItem, PendingOrder } from '../protocol/index.js';
 import { validate } from '../http/validate.js';
 
 export const deviceIdSchema = z
@@ -36,6 +36,8 @@ export const isoTimestamp = z.iso
   .transform((s) => new Date(s).toISOString());
 
 export const idSchema = z.guid('must be a UUID');
+/** Path parameters of the routes on one draft or order (validated by `idParam`). */
+export const idParamsSchema = z.object({ id: idSchema });
 
 export const itemSchema = z.object({
   productId: storableText().min(1).max(128),
@@ -91,3 +93,37 @@ export function originDevice(ctx: Context, bodyDeviceId?: string): string | null
 export function idParam(ctx: Context): string {
   return validate(idSchema, (ctx.params as Record<string, string>).id, 'id').toLowerCase();
 }
+
+// Response shapes, for the OpenAPI document; `satisfies` ties them to the protocol types.
+const storedItemSchema = z.object({
+  productId: z.string(),
+  quantity: z.number(),
+  price: z.number().nullable().optional(),
+  notes: z.string().nullable().optional(),
+});
+const orderFields = {
+  id: z.string().describe('uuid, made by the client'),
+  deviceId: z.string().nullable(),
+  customerId: z.string(),
+  customerName: z.string(),
+  items: z.array(storedItemSchema),
+  notes: z.string().nullable(),
+  updatedAt: z.string().describe('client clock, ISO-8601 UTC'),
+  serverUpdatedAt: z.string().describe('server clock, ISO-8601 UTC'),
+  version: z.number().int(),
+};
+export const draftSchema = z.object({
+  ...orderFields,
+  deleted: z.boolean(),
+  deletedAt: z.string().nullable(),
+  convertedTo: z.string().nullable().describe('the pending order this draft was converted to'),
+}) satisfies z.ZodType<Draft>;
+export const pendingOrderSchema = z.object({
+  ...orderFields,
+  status: z.enum(['pending', 'submitting', 'submitted', 'failed']),
+  erpOrderNumber: z.string().nullable(),
+  jobId: z.string().nullable(),
+  sourceDraftId: z.string().nullable(),
+}) satisfies z.ZodType<PendingOrder>;
+/** seq of the event a write emitted; null when it emitted none (a retry, a no-op). */
+export const writeSeqSchema = z.number().int().positive().nullable();

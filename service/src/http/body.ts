@@ -1,6 +1,7 @@
 /**
  * JSON body reading with a hard size limit: 413 before any parsing or writing, 415 for other content
- * types, 400 for malformed JSON. The parsed body lands in ctx.state.body.
+ * types, 400 for malformed JSON. The parsed body lands in ctx.state.body, the text as received in
+ * ctx.state.rawBody (the Idempotency-Key fingerprint hashes it).
  */
 import type { Middleware } from 'koa';
 import getRawBody from 'raw-body';
@@ -35,6 +36,7 @@ export function jsonBody(maxBytes: number): Middleware {
       if (type === 'encoding.unsupported') throw errors.unsupportedType();
       throw new AppError(400, 'BAD_REQUEST', 'Could not read the request body', { cause: err });
     }
+    ctx.state.rawBody = raw;
     try {
       ctx.state.body = JSON.parse(raw);
     } catch (err) {

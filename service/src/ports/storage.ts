@@ -27,6 +27,19 @@ export interface LogHead {
   latestSeq: number;
 }
 
+/**
+ * A kept response of an idempotent write (DESIGN §12): the request's fingerprint and the status
+ * and body it was answered with. Recorded in the same transaction as the write's change.
+ */
+export interface IdempotencyRecord {
+  key: string;
+  fingerprint: string;
+  status: number;
+  body: unknown;
+  /** When the first request committed, ISO-8601. */
+  createdAt: string;
+}
+
 /** Operations available inside one user's write transaction (the user's log row is locked). */
 export interface UserTx {
   readonly userId: string;
@@ -40,6 +53,12 @@ export interface UserTx {
   deletePendingOrder(id: string): Promise<boolean>;
   /** Append an event to the user's log; its seq is the next one. Visible to others only after commit. */
   appendEvent(event: NewEvent): StoredEvent;
+  /** The user's latest seq as this transaction sees it, counting the events appended so far. */
+  latestSeq(): number;
+  /** The record of `key` for this user, if it was created at or after `notBefore` (older ones count as absent). */
+  findIdempotencyKey(key: string, notBefore: Date): Promise<IdempotencyRecord | null>;
+  /** Record `key` with its response (replacing an expired record of the same key); committed with the change. */
+  saveIdempotencyKey(record: Omit<IdempotencyRecord, 'createdAt'>): Promise<void>;
 }
 
 export interface Storage {
@@ -54,7 +73,8 @@ export interface Storage {
   /** Lists with the user's latest seq, read in the same snapshot. */
   listDrafts(userId: string, opts: { includeDeleted: boolean }): Promise<{ items: Draft[]; seq: number }>;
   getDraft(userId: string, id: string): Promise<Draft | null>;
-  listPendingOrders(userId: string): Promise<{ items: PendingOrder[]; seq: number }>;
+  /** With `ids`, only the user's orders among those ids (unknown ids are simply absent). */
+  listPendingOrders(userId: string, opts?: { ids?: readonly string[] }): Promise<{ items: PendingOrder[]; seq: number }>;
   getPendingOrder(userId: string, id: string): Promise<PendingOrder | null>;
 
   /** The user's log epoch and latest seq; creates the log (seq 0) on first use. */
@@ -78,4 +98,6 @@ export interface Storage {
   pruneEvents(olderThan: Date): Promise<number>;
   /** Maintenance: delete draft tombstones deleted before `olderThan`. Returns how many. */
   purgeTombstones(olderThan: Date): Promise<number>;
+  /** Maintenance: delete idempotency keys created before `olderThan` (all users). Returns how many. */
+  pruneIdempotencyKeys(olderThan: Date): Promise<number>;
 }

@@ -68,6 +68,24 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX events_unpublished_idx ON events (created_at) WHERE published_at IS NULL
     `,
   },
+  {
+    version: 3,
+    name: 'idempotency-keys',
+    // body is the response's JSON text, not jsonb: jsonb reorders object keys, and a replay must
+    // answer the same bytes the first request did.
+    sql: `
+      CREATE TABLE idempotency_keys (
+        user_id     text NOT NULL,
+        key         text NOT NULL,
+        fingerprint text NOT NULL,
+        status      integer NOT NULL,
+        body        text NOT NULL,
+        created_at  timestamptz NOT NULL,
+        PRIMARY KEY (user_id, key)
+      );
+      CREATE INDEX idempotency_keys_created_at_idx ON idempotency_keys (created_at)
+    `,
+  },
 ];
 
 // Arbitrary constant: the advisory lock key of this schema's migrations.

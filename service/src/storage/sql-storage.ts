@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Draft, PendingOrder, PendingOrderStatus } from '../protocol/index.js';
 import type { LogHead, NewEvent, Storage, StoredEvent, UserTx } from '../ports/storage.js';
+import { findIdempotencyKey, pruneIdempotencyKeys, saveIdempotencyKey } from './idempotency-keys.js';
 import { migrate } from './migrations.js';
 import type { Row, SqlQuery, SqlRunner } from './sql-runner.js';
 
@@ -199,6 +200,9 @@ export function createSqlStorage(db: SqlRunner): Storage {
             events.push(stored);
             return stored;
           },
+          latestSeq: () => seq,
+          findIdempotencyKey: (key, notBefore) => findIdempotencyKey(q, userId, key, notBefore),
+          saveIdempotencyKey: (rec) => saveIdempotencyKey(q, userId, rec, now),
         };
         const value = await fn(tx);
         if (events.length > 0) await insertEventsAndAdvance(q, userId, events);
@@ -224,13 +228,15 @@ export function createSqlStorage(db: SqlRunner): Storage {
       const rows = await db.query(`SELECT ${DRAFT_COLUMNS} FROM drafts WHERE user_id = $1 AND id = $2`, [userId, id]);
       return rows[0] ? rowToDraft(rows[0]) : null;
     },
-    async listPendingOrders(userId) {
+    async listPendingOrders(userId, opts = {}) {
+      const ids = opts.ids;
       return db.transaction(
         async (q) => {
           const head = await q.query<{ last_seq: number }>('SELECT last_seq FROM user_logs WHERE user_id = $1', [userId]);
           const rows = await q.query(
-            `SELECT ${PENDING_COLUMNS} FROM pending_orders WHERE user_id = $1 ORDER BY server_updated_at DESC, id`,
-            [userId],
+            `SELECT ${PENDING_COLUMNS} FROM pending_orders WHERE user_id = $1 ${ids ? 'AND id = ANY($2::uuid[])' : ''}
+             ORDER BY server_updated_at DESC, id`,
+            ids ? [userId, ids] : [userId],
           );
           return { items: rows.map(rowToPending), seq: head[0] ? Number(head[0].last_seq) : 0 };
         },
@@ -307,5 +313,6 @@ export function createSqlStorage(db: SqlRunner): Storage {
       const rows = await db.query('DELETE FROM drafts WHERE deleted AND deleted_at < $1 RETURNING 1', [olderThan.toISOString()]);
       return rows.length;
     },
+    pruneIdempotencyKeys: (olderThan) => pruneIdempotencyKeys(db, olderThan),
   };
 }

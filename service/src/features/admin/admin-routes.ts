@@ -2,14 +2,38 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
 import { errors } from '../../errors.js';
+import { defineRoute } from '../../http/route-spec.js';
 import { validate } from '../../http/validate.js';
 import type { Hub } from '../../realtime/hub.js';
 
 const userIdSchema = z.string().min(1).max(128);
+const connectionsQuery = z.object({ userId: userIdSchema.optional() });
+
+// Contracts for the OpenAPI document (http/openapi.ts); the handlers below validate with the same schemas.
+const view = (description: string) => ({ description, schema: z.object({ instanceId: z.string() }).loose() });
+export const adminRoutes = {
+  stats: defineRoute({
+    method: 'get', path: '/api/websocket/stats', operationId: 'websocketStats', tag: 'admin', auth: 'admin',
+    summary: "This instance's connections, users and ring buffers", responses: { 200: view('Stats') },
+  }),
+  buffers: defineRoute({
+    method: 'get', path: '/api/admin/buffers', operationId: 'adminBuffers', tag: 'admin', auth: 'admin',
+    summary: 'Every ring buffer on this instance', responses: { 200: view('Buffers by user') },
+  }),
+  buffer: defineRoute({
+    method: 'get', path: '/api/admin/buffers/:userId', operationId: 'adminBuffer', tag: 'admin', auth: 'admin',
+    summary: "One user's ring buffer on this instance", params: z.object({ userId: userIdSchema }),
+    responses: { 200: view('The buffer'), 404: { description: 'No buffer of this user on this instance' } },
+  }),
+  connections: defineRoute({
+    method: 'get', path: '/api/admin/connections', operationId: 'adminConnections', tag: 'admin', auth: 'admin',
+    summary: 'Devices connected to this instance', query: connectionsQuery, responses: { 200: view('Connections') },
+  }),
+};
 
 export function registerAdminRoutes(router: Router, deps: { hub: Hub; instanceId: string; startedAt: number }): void {
   const { hub, instanceId } = deps;
-  router.get('/api/websocket/stats', (ctx) => {
+  router.get(adminRoutes.stats.path, (ctx) => {
     ctx.body = {
       instanceId,
       uptimeS: Math.round((Date.now() - deps.startedAt) / 1000),
@@ -18,19 +42,19 @@ export function registerAdminRoutes(router: Router, deps: { hub: Hub; instanceId
     };
   });
 
-  router.get('/api/admin/buffers', (ctx) => {
+  router.get(adminRoutes.buffers.path, (ctx) => {
     ctx.body = { instanceId, users: hub.buffers() };
   });
 
-  router.get('/api/admin/buffers/:userId', (ctx) => {
+  router.get(adminRoutes.buffer.path, (ctx) => {
     const userId = validate(userIdSchema, (ctx.params as Record<string, string>).userId, 'userId');
     const buffer = hub.buffer(userId);
     if (!buffer) throw errors.notFound(`Buffer of user ${userId} on this instance`);
     ctx.body = { instanceId, ...buffer };
   });
 
-  router.get('/api/admin/connections', (ctx) => {
-    const q = validate(z.object({ userId: userIdSchema.optional() }), ctx.query, 'query');
+  router.get(adminRoutes.connections.path, (ctx) => {
+    const q = validate(connectionsQuery, ctx.query, 'query');
     const connections = hub
       .allConnections()
       .filter((c) => !c.closed && (q.userId === undefined || c.userId === q.userId))

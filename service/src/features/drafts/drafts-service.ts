@@ -1,12 +1,14 @@
 /**
  * Draft orders: last-write-wins on the client's updatedAt, optional optimistic concurrency with
  * baseVersion, tombstones that always win, conversion to a pending order in one transaction.
- * Every write is safe to send twice (devices replay their offline queue).
+ * Every write is safe to send twice (devices replay their offline queue): by its content rules
+ * below, and exactly (same status and body, no event) when it carries an Idempotency-Key.
  */
 import { randomUUID } from 'node:crypto';
 import type { Draft, PendingOrder } from '../../protocol/index.js';
 import type { Storage, StoredEvent, UserTx } from '../../ports/storage.js';
 import { errors } from '../../errors.js';
+import { idempotentWrite, type IdempotencyScope, type Reply } from '../../http/idempotency.js';
 import { isNewer, normalizeItems, sameContent, type OrderContentInput } from '../common.js';
 
 export type Publish = (events: readonly StoredEvent[]) => void;
@@ -15,11 +17,28 @@ export interface DraftWrite extends OrderContentInput {
   baseVersion?: number;
 }
 
-export interface WriteResult {
+interface WriteResult {
   status: 200 | 201;
+  draft: Draft;
+}
+
+export interface DraftReplyBody {
   draft: Draft;
   /** seq of the event this write emitted, null when it emitted none (a retry, an idempotent no-op). */
   seq: number | null;
+}
+
+export interface ConvertReplyBody {
+  pendingOrderId: string;
+  pendingOrder: PendingOrder | null;
+  draft: Draft;
+  seq: number | null;
+}
+
+/** The seq a write reports: its last event's, or null when it appended none. */
+function emittedSeq(tx: UserTx, before: number): number | null {
+  const after = tx.latestSeq();
+  return after > before ? after : null;
 }
 
 function applyContent(existing: Draft, input: DraftWrite, deviceId: string | null, now: Date): Draft {
@@ -41,13 +60,21 @@ function contentOf(input: DraftWrite) {
 }
 
 export function createDraftsService({ storage, publish }: { storage: Storage; publish: Publish }) {
-  async function write(userId: string, fn: (tx: UserTx) => Promise<Omit<WriteResult, 'seq'>>): Promise<WriteResult> {
-    const { value, events } = await storage.unitOfWork(userId, fn);
+  async function write(
+    userId: string,
+    scope: IdempotencyScope | null,
+    fn: (tx: UserTx) => Promise<WriteResult>,
+  ): Promise<Reply<DraftReplyBody>> {
+    const { reply, events } = await idempotentWrite(storage, userId, scope, async (tx) => {
+      const before = tx.latestSeq();
+      const { status, draft } = await fn(tx);
+      return { status, body: { draft, seq: emittedSeq(tx, before) } };
+    });
     publish(events);
-    return { ...value, seq: events.length > 0 ? events[events.length - 1]!.seq : null };
+    return reply;
   }
 
-  function update(tx: UserTx, existing: Draft, input: DraftWrite, deviceId: string | null) {
+  function update(tx: UserTx, existing: Draft, input: DraftWrite, deviceId: string | null): Promise<WriteResult> {
     const draft = applyContent(existing, input, deviceId, tx.now);
     return tx.saveDraft(draft).then(() => {
       tx.appendEvent({ type: 'DRAFT_UPDATED', payload: { draftId: draft.id, draft, deviceId }, originDeviceId: deviceId });
@@ -65,8 +92,8 @@ export function createDraftsService({ storage, publish }: { storage: Storage; pu
     },
 
     /** Create, or (same id again) a retry or an upsert: newer applies, identical is a no-op, else 409. */
-    create(userId: string, id: string, input: DraftWrite, deviceId: string | null): Promise<WriteResult> {
-      return write(userId, async (tx) => {
+    create(userId: string, id: string, input: DraftWrite, deviceId: string | null, scope: IdempotencyScope | null = null) {
+      return write(userId, scope, async (tx) => {
         const existing = await tx.getDraft(id);
         if (!existing) {
           const now = tx.now.toISOString();
@@ -95,8 +122,8 @@ export function createDraftsService({ storage, publish }: { storage: Storage; pu
       });
     },
 
-    update(userId: string, id: string, input: DraftWrite, deviceId: string | null): Promise<WriteResult> {
-      return write(userId, async (tx) => {
+    update(userId: string, id: string, input: DraftWrite, deviceId: string | null, scope: IdempotencyScope | null = null) {
+      return write(userId, scope, async (tx) => {
         const existing = await tx.getDraft(id);
         if (!existing) throw errors.notFound('Draft');
         if (existing.deleted) throw errors.gone('Draft');
@@ -119,8 +146,8 @@ export function createDraftsService({ storage, publish }: { storage: Storage; pu
     },
 
     /** Tombstone. Deleting a deleted draft is a no-op (200, no event). */
-    remove(userId: string, id: string, deviceId: string | null): Promise<WriteResult> {
-      return write(userId, async (tx) => {
+    remove(userId: string, id: string, deviceId: string | null, scope: IdempotencyScope | null = null) {
+      return write(userId, scope, async (tx) => {
         const existing = await tx.getDraft(id);
         if (!existing) throw errors.notFound('Draft');
         if (existing.deleted) return { status: 200, draft: existing };
@@ -140,17 +167,13 @@ export function createDraftsService({ storage, publish }: { storage: Storage; pu
     },
 
     /** Draft becomes a pending order, in one transaction. Converting again returns the same order, no event. */
-    async convert(
-      userId: string,
-      id: string,
-      deviceId: string | null,
-    ): Promise<{ status: 200 | 201; draft: Draft; pendingOrder: PendingOrder | null; pendingOrderId: string; seq: number | null }> {
-      const { value, events } = await storage.unitOfWork(userId, async (tx) => {
+    async convert(userId: string, id: string, deviceId: string | null, scope: IdempotencyScope | null = null): Promise<Reply<ConvertReplyBody>> {
+      const { reply, events } = await idempotentWrite<ConvertReplyBody>(storage, userId, scope, async (tx) => {
         const existing = await tx.getDraft(id);
         if (!existing) throw errors.notFound('Draft');
         if (existing.deleted && existing.convertedTo) {
           const [order] = await tx.getPendingOrders([existing.convertedTo]);
-          return { status: 200 as const, draft: existing, pendingOrder: order ?? null, pendingOrderId: existing.convertedTo };
+          return { status: 200, body: { pendingOrderId: existing.convertedTo, pendingOrder: order ?? null, draft: existing, seq: null } };
         }
         if (existing.deleted) throw errors.gone('Draft');
         const now = tx.now.toISOString();
@@ -181,10 +204,10 @@ export function createDraftsService({ storage, publish }: { storage: Storage; pu
         await tx.saveDraft(draft);
         tx.appendEvent({ type: 'DRAFT_CONVERTED', payload: { draftId: id, pendingOrderId: order.id }, originDeviceId: deviceId });
         tx.appendEvent({ type: 'PENDING_CREATED', payload: { orderIds: [order.id], count: 1 }, originDeviceId: deviceId });
-        return { status: 201 as const, draft, pendingOrder: order, pendingOrderId: order.id };
+        return { status: 201, body: { pendingOrderId: order.id, pendingOrder: order, draft, seq: tx.latestSeq() } };
       });
       publish(events);
-      return { ...value, seq: events.length > 0 ? events[events.length - 1]!.seq : null };
+      return reply;
     },
   };
 }
