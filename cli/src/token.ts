@@ -3,7 +3,7 @@
  * that says why a token is refused. The claims are the ones the service reads: `sub`, `role`, `exp`.
  */
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
-import { DEV_JWT_SECRET } from '../../service/src/config.js';
+import { DEV_JWT_SECRET } from '../../service/src/protocol/index.js';
 import { usageError } from './errors.js';
 
 const TTL_RE = /^(\d+)\s*(s|m|h|d)?$/;

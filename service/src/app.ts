@@ -12,6 +12,7 @@ import type { Config } from './config.js';
 import { registerAdminRoutes } from './features/admin/admin-routes.js';
 import { createDraftsService } from './features/drafts/drafts-service.js';
 import { registerDraftRoutes } from './features/drafts/drafts-routes.js';
+import { registerDevRoutes } from './features/dev/dev-routes.js';
 import { registerJobRoutes } from './features/jobs/jobs-routes.js';
 import { createProgressThrottle, createSubmitOrderJob } from './features/jobs/submit-order.js';
 import { createPendingOrdersService } from './features/pending-orders/pending-orders-service.js';
@@ -19,6 +20,7 @@ import { registerPendingOrderRoutes } from './features/pending-orders/pending-or
 import { buildApiDocument } from './http/api-routes.js';
 import { requireAdmin, requireUser } from './http/auth-middleware.js';
 import { jsonBody } from './http/body.js';
+import { createClientAssets, defaultClientAssetPaths } from './http/client-assets.js';
 import { errorMiddleware } from './http/errors-middleware.js';
 import { createIdempotencyGuard } from './http/idempotency.js';
 import { openRoutes } from './http/open-routes.js';
@@ -166,6 +168,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ctx.body = await metrics.registry.metrics();
   });
 
+  // The browser bundle, the demo page and (on the development secret only) its token route.
+  createClientAssets(defaultClientAssetPaths()).register(open);
+  registerDevRoutes(open, { enabled: config.jwt.usingDevSecret });
 
   const api = new Router();
   api.use(requireUser(verifyToken, metrics));

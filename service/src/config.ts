@@ -3,9 +3,7 @@
  * Bad config fails at start-up with a message naming the variable.
  */
 import { z } from 'zod';
-
-/** Development-only default secret: the service warns when it is used and refuses it in production. */
-export const DEV_JWT_SECRET = 'archibald-realtime-development-secret-do-not-use';
+import { DEV_JWT_SECRET } from './protocol/dev.js';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const optionalString = z
