@@ -16,7 +16,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['cli/**', 'loadtest/**'],
+    files: ['cli/**', 'loadtest/**', 'tools/**'],
     rules: { 'no-console': 'off' },
   },
 );

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type Router from '@koa/router';
@@ -44,9 +44,21 @@ export interface ClientAssetsOptions {
 }
 
 /** Where the files are in this repository, resolved from this module's own location. */
-export function defaultClientAssetPaths(): Pick<ClientAssetsOptions, 'entry' | 'demoDir' | 'prebuiltDir'> {
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-  return { entry: join(root, 'client/src/browser.ts'), demoDir: join(root, 'client/demo'), prebuiltDir: join(root, 'dist/client') };
+/**
+ * Where the sources are, from this module's place: service/src/http/ under tsx, or
+ * dist/service/src/http/ in the built service. Only the built service serves the prebuilt bundle
+ * (`npm run build` writes dist/client/realtime-client.js); under tsx the bundle is always built from
+ * client/src, so a stale dist/ never hides an edit.
+ */
+export function defaultClientAssetPaths(moduleUrl: string = import.meta.url): Pick<ClientAssetsOptions, 'entry' | 'demoDir' | 'prebuiltDir'> {
+  const up3 = resolve(dirname(fileURLToPath(moduleUrl)), '../../..');
+  const built = basename(up3) === 'dist';
+  const root = built ? dirname(up3) : up3;
+  return {
+    entry: join(root, 'client/src/browser.ts'),
+    demoDir: join(root, 'client/demo'),
+    prebuiltDir: built ? join(up3, 'client') : undefined,
+  };
 }
 
 /**
