@@ -9,12 +9,25 @@ import { createRedisBus } from './adapters/bus-redis.js';
 import { createErpSimulator } from './adapters/erp-simulator.js';
 import { createBullmqJobQueue } from './adapters/jobs-bullmq.js';
 import { createMemoryJobQueue } from './adapters/jobs-memory.js';
-import { createPgliteRunner } from './adapters/sql-pglite.js';
 import { createPostgresRunner } from './adapters/sql-postgres.js';
 import type { Config } from './config.js';
 import type { ErpClient } from './ports/erp.js';
 import type { Storage } from './ports/storage.js';
+import type { SqlRunner } from './storage/sql-runner.js';
 import { createSqlStorage } from './storage/sql-storage.js';
+
+/**
+ * Embedded PGlite, in a worker thread (PGLITE_WORKER) or on this thread. Imported on demand: the
+ * worker variant must not load PGlite's WASM glue into this thread too.
+ */
+async function createEmbeddedRunner(config: Config): Promise<SqlRunner> {
+  if (config.pgliteWorker) {
+    const { createPgliteWorkerRunner } = await import('./adapters/sql-pglite-worker.js');
+    return createPgliteWorkerRunner({ dataDir: config.dataDir });
+  }
+  const { createPgliteRunner } = await import('./adapters/sql-pglite.js');
+  return createPgliteRunner({ dataDir: config.dataDir });
+}
 
 export async function composeApp(
   config: Config,
@@ -30,7 +43,7 @@ export async function composeApp(
             max: config.databasePoolMax,
             onError: (err) => log.warn({ err: err.message }, 'idle database client error'),
           })
-        : await createPgliteRunner({ dataDir: config.dataDir }),
+        : await createEmbeddedRunner(config),
     );
   const erp = opts.erp ?? createErpSimulator({ delayMs: config.erp.delayMs, failureRate: config.erp.failureRate });
   const redisUrl = config.redis.url;

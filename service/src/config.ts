@@ -20,6 +20,7 @@ export const envSchema = z.object({
   DATABASE_URL: optionalString,
   DATABASE_POOL_MAX: int(10, 1),
   DATA_DIR: optionalString,
+  PGLITE_WORKER: z.enum(['1', '0', 'true', 'false']).default('0'),
   JWT_SECRET: optionalString,
   JWT_PUBLIC_KEY: optionalString,
   JWT_JWKS_URL: optionalString.pipe(z.url().optional()),
@@ -66,6 +67,8 @@ export interface Config {
   databaseUrl: string | undefined;
   databasePoolMax: number;
   dataDir: string | undefined;
+  /** Embedded PGlite in a worker thread (sql-pglite-worker.ts) instead of on the service's thread. */
+  pgliteWorker: boolean;
   jwt: {
     secret: string | undefined;
     publicKey: string | undefined;
@@ -119,6 +122,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
     dataDir: e.DATA_DIR,
+    pgliteWorker: e.PGLITE_WORKER === '1' || e.PGLITE_WORKER === 'true',
     jwt: {
       secret: e.JWT_SECRET ?? (hasKey ? undefined : DEV_JWT_SECRET),
       publicKey: e.JWT_PUBLIC_KEY,

@@ -1,8 +1,9 @@
-/** Storage port conformance: every adapter (PGlite, PostgreSQL) runs the same suite. */
+/** Storage port conformance: every adapter (PGlite, PGlite in a worker thread, PostgreSQL) runs the same suite. */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Draft } from '../src/protocol/index.js';
 import type { Storage } from '../src/ports/storage.js';
+import { createPgliteWorkerRunner } from '../src/adapters/sql-pglite-worker.js';
 import { createPostgresRunner } from '../src/adapters/sql-postgres.js';
 import { createSqlStorage } from '../src/storage/sql-storage.js';
 import { createTestDatabase, makeStorage, storageVariants } from './support/harness.js';
@@ -15,11 +16,17 @@ function draft(id = randomUUID()): Draft {
   };
 }
 
-describe.each(storageVariants())('Storage conformance ($kind)', ({ kind, skip }) => {
+// The harness's variants, plus embedded PGlite in a worker thread (sql-pglite-worker.ts).
+const variants: { kind: string; skip: string | null; make: () => Promise<Storage> }[] = [
+  ...storageVariants().map((v) => ({ ...v, make: () => makeStorage(v.kind) })),
+  { kind: 'pglite-worker', skip: null, make: async () => createSqlStorage(await createPgliteWorkerRunner()) },
+];
+
+describe.each(variants)('Storage conformance ($kind)', ({ skip, make }) => {
   let storage: Storage;
   beforeAll(async () => {
     if (skip) return;
-    storage = await makeStorage(kind);
+    storage = await make();
     await storage.migrate();
     await storage.migrate(); // idempotent
   });
