@@ -12,7 +12,7 @@ import { createIndexedDbStorage } from './storage-indexeddb.js';
 import { createMemoryStorage } from './storage-memory.js';
 import type { KeyValueStorage } from './storage.js';
 import { Store } from './store.js';
-import { draft, fakeServer, tick } from './test-fakes.js';
+import { draft, fakeServer, tick } from '../test/fakes.js';
 import type { WriteOp } from './types.js';
 
 type Answer = { status: number; body: unknown } | ApiError;

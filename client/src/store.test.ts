@@ -1,12 +1,12 @@
 /**
  * The store's rules, in isolation: ordering, held events, LWW, tombstones, conversion, own echoes,
  * batch reads of pending orders, resync, job events, rollback. The REST reads are an in-memory fake
- * (test-fakes.ts); client.e2e.test.ts runs the same paths against the real service.
+ * (client/test/fakes.ts); client.e2e.test.ts runs the same paths against the real service.
  */
 import { describe, expect, it } from 'vitest';
 import { waitUntil } from '../../cli/test/support/wait.js';
 import { Store } from './store.js';
-import { draft, ev, fakeServer, order, tick } from './test-fakes.js';
+import { draft, ev, fakeServer, order, tick } from '../test/fakes.js';
 import type { Change, WriteOp } from './types.js';
 
 async function started(seed: (s: ReturnType<typeof fakeServer>) => void = () => undefined, opts: { holeTimeoutMs?: number } = {}) {

@@ -3,8 +3,8 @@
  * reads the store makes, and record builders. The end-to-end tests use the real service instead.
  */
 import type { Draft, PendingOrder } from '../../service/src/protocol/index.js';
-import type { StoreOptions } from './store.js';
-import type { ClientEvent } from './types.js';
+import type { StoreOptions } from '../src/store.js';
+import type { ClientEvent } from '../src/types.js';
 
 let clock = Date.parse('2030-01-01T00:00:00.000Z');
 export const tick = (ms = 1000) => new Date((clock += ms)).toISOString();
