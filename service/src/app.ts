@@ -184,7 +184,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   koa.use(requestLog(log, metrics));
   koa.use(errorMiddleware(log));
-  koa.use(jsonBody(config.maxBodyBytes));
+  koa.use(jsonBody(config.maxBodyBytes, config.bodyDrain));
   koa.use(open.routes());
   koa.use(open.allowedMethods());
   // Admin first: its prefixes are more specific than /api.

@@ -27,6 +27,8 @@ export const envSchema = z.object({
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
   MAX_BODY_BYTES: int(1024 * 1024, 1),
+  BODY_DRAIN_MS: int(10_000, 0),
+  BODY_DRAIN_BYTES: int(64 * 1024 * 1024, 0),
   BUFFER_MAX_EVENTS: int(200, 0),
   BUFFER_TTL_MS: int(5 * 60_000, 0),
   REPLAY_MAX_EVENTS: int(10_000, 1),
@@ -78,6 +80,8 @@ export interface Config {
     usingDevSecret: boolean;
   };
   maxBodyBytes: number;
+  /** A refused (413) body is read and discarded up to these bounds, so the client can read the 413 (http/body.ts). */
+  bodyDrain: { timeoutMs: number; maxBytes: number };
   buffer: { maxEvents: number; ttlMs: number };
   replayMaxEvents: number;
   heartbeatMs: number;
@@ -132,6 +136,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       usingDevSecret: !hasKey,
     },
     maxBodyBytes: e.MAX_BODY_BYTES,
+    bodyDrain: { timeoutMs: e.BODY_DRAIN_MS, maxBytes: e.BODY_DRAIN_BYTES },
     buffer: { maxEvents: e.BUFFER_MAX_EVENTS, ttlMs: e.BUFFER_TTL_MS },
     replayMaxEvents: e.REPLAY_MAX_EVENTS,
     heartbeatMs: e.HEARTBEAT_MS,
