@@ -20,11 +20,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { freePort } from '../service/test/support/postgres-server.js';
+import { freePort } from '../tools/free-port.js';
 import { isMain, runMain, writeResult } from './lib/cli.js';
 import { cpuSeconds, gcEnv, gcMemory, openFilesLimit } from './lib/proc.js';
 import { mintToken, TEST_SECRET } from './lib/service.js';
 import { round } from './lib/stats.js';
+import { createDraftWriter, type DraftWriter } from './lib/writes.js';
 
 export interface ScaleOptions {
   connections: number;
@@ -261,14 +262,12 @@ export async function runConnectionScale(o: ScaleOptions, log: (s: string) => vo
   }
 }
 
-async function write(url: string, token: string): Promise<number> {
-  const res = await fetch(`${url}/api/drafts`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-device-id': 'scale-writer' },
-    body: JSON.stringify({ id: randomUUID(), customerId: 'C-1', customerName: 'Bench Srl', items: [{ productId: 'P-1', quantity: 1 }], updatedAt: new Date().toISOString() }),
-  });
-  await res.arrayBuffer();
-  return res.status;
+const writers = new Map<string, DraftWriter>();
+
+function write(url: string, token: string): Promise<number> {
+  let w = writers.get(url);
+  if (!w) writers.set(url, (w = createDraftWriter(url, 'scale-writer')));
+  return w.create(token, { customerId: 'C-1', customerName: 'Bench Srl', items: [{ productId: 'P-1', quantity: 1 }] });
 }
 
 if (isMain(import.meta.url)) {

@@ -13,11 +13,13 @@
 import { randomUUID } from 'node:crypto';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import WebSocket from 'ws';
-import { mintToken } from '../service/test/support/harness.js';
-import { removePostgres, startPostgres } from '../service/test/support/postgres-server.js';
-import { startRedis } from '../service/test/support/redis-server.js';
-import { spawnService } from '../service/test/support/service-process.js';
+import { createNodeDevice } from '../client/src/node.js';
+import type { Device } from '../client/src/realtime.js';
+import { mintToken } from '../tools/token.js';
+import { removePostgres, startPostgres } from '../tools/postgres-server.js';
+import { startRedis } from '../tools/redis-server.js';
+import { spawnService } from '../tools/service-process.js';
+import { createDraftWriter } from './lib/writes.js';
 
 const { values } = parseArgs({
   options: {
@@ -32,17 +34,20 @@ const rate = Number(values.rate);
 const writes = Number(values.writes);
 const warmup = Number(values.warmup);
 
-function observe(wsUrl: string, token: string, deviceId: string, onDraft: (id: string, at: number) => void): Promise<WebSocket> {
-  const ws = new WebSocket(`${wsUrl}?deviceId=${deviceId}`, { headers: { authorization: `Bearer ${token}` } });
-  ws.on('message', (data) => {
-    const at = performance.now();
-    const f = JSON.parse(String(data)) as { type: string; payload: { draftId?: string } };
-    if (f.type === 'DRAFT_CREATED' && f.payload.draftId) onDraft(f.payload.draftId, at);
+/** One observer device (the client's Device); resolves once its HELLO is in. */
+async function observe(wsUrl: string, token: string, deviceId: string, onDraft: (id: string, at: number) => void): Promise<Device> {
+  const device = createNodeDevice({ urls: [wsUrl], deviceId, token, maxInitialAttempts: 1 });
+  device.on('event', (e) => {
+    const draftId = (e.payload as { draftId?: string }).draftId;
+    if (e.type === 'DRAFT_CREATED' && draftId) onDraft(draftId, e.receivedAt);
   });
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
+  const ready = Promise.race([
+    device.once('hello'),
+    device.once('stopped').then(({ error }) => Promise.reject(new Error(`observer ${deviceId}: ${error?.message ?? 'stopped'}`))),
+  ]);
+  device.start();
+  await ready;
+  return device;
 }
 
 const fmt = (h: RecordableHistogram, p: number) => (h.percentile(p) / 1000).toFixed(2);
@@ -56,7 +61,8 @@ interface Result {
 
 /** Observers for every user on `onA` and `onB`; writes to `writeTo`. */
 async function run(label: string, writeTo: string, onA: string, onB: string): Promise<Result> {
-  const sockets: WebSocket[] = [];
+  const observers: Device[] = [];
+  const writer = createDraftWriter(writeTo);
   try {
     const scheduled = new Map<string, number>();
     const hist = [createHistogram(), createHistogram()];
@@ -69,8 +75,8 @@ async function run(label: string, writeTo: string, onA: string, onB: string): Pr
     };
     const tokens = await Promise.all(Array.from({ length: users }, (_, i) => mintToken(`xbench-${i}-${randomUUID().slice(0, 6)}`)));
     for (const token of tokens) {
-      sockets.push(await observe(onA, token, 'obs-a', record(0)));
-      sockets.push(await observe(onB, token, 'obs-b', record(1)));
+      observers.push(await observe(onA, token, 'obs-a', record(0)));
+      observers.push(await observe(onB, token, 'obs-b', record(1)));
     }
     const interval = 1000 / rate;
     const start = performance.now() + 100;
@@ -85,13 +91,8 @@ async function run(label: string, writeTo: string, onA: string, onB: string): Pr
       const uuid = `${String(i).padStart(8, '0')}-0000-4000-8000-${randomUUID().slice(-12)}`;
       scheduled.set(uuid, due);
       pending.push(
-        fetch(`${writeTo}/api/drafts`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${tokens[i % users]}`, 'content-type': 'application/json', 'x-device-id': 'writer' },
-          body: JSON.stringify({ id: uuid, customerId: 'C', customerName: 'Bench', items: [{ productId: 'P', quantity: 1 }], updatedAt: new Date().toISOString() }),
-        }).then(async (res) => {
-          await res.arrayBuffer();
-          if (res.status !== 201) errors += 1;
+        writer.create(tokens[i % users]!, { id: uuid, customerId: 'C', customerName: 'Bench', items: [{ productId: 'P', quantity: 1 }] }).then((status) => {
+          if (status !== 201) errors += 1;
         }),
       );
     }
@@ -100,7 +101,7 @@ async function run(label: string, writeTo: string, onA: string, onB: string): Pr
     while ((counted[0]! < total || counted[1]! < total) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     return { label, errors, missing: counted.map((c) => total - c), hist };
   } finally {
-    for (const s of sockets) s.terminate();
+    await Promise.all(observers.map((s) => s.close()));
   }
 }
 

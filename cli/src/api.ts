@@ -1,7 +1,9 @@
 /**
- * HTTP client for the service's admin and metrics routes. Every failure becomes a CliError with
- * one line saying what to do and the exit code of its kind (unreachable 3, auth 4, other 1).
+ * rtctl's HTTP calls (admin routes, /metrics): the client library's REST client underneath, and
+ * here only the mapping of its errors to a CliError with one line saying what to do and the exit
+ * code of its kind (unreachable 3, auth 4, other 1).
  */
+import { ApiError, createRestClient } from '../../client/src/rest.js';
 import { CliError, ExitCode } from './errors.js';
 
 export interface ApiClient {
@@ -11,73 +13,63 @@ export interface ApiClient {
 }
 
 export function createApi(opts: { baseUrl: string; token?: string; timeoutMs?: number; fetch?: typeof fetch }): ApiClient {
-  const doFetch = opts.fetch ?? fetch;
-  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const rest = createRestClient({ url: opts.baseUrl, getToken: () => opts.token ?? '', fetch: opts.fetch, timeoutMs: opts.timeoutMs ?? 10_000 });
 
-  async function request(path: string): Promise<Response> {
-    const url = opts.baseUrl + path;
-    let res: Response;
+  async function get(path: string): Promise<unknown> {
     try {
-      res = await doFetch(url, {
-        headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      return (await rest.request({ method: 'GET', path })).body;
     } catch (err) {
-      if ((err as { cause?: { message?: string } }).cause?.message === 'bad port') {
-        throw new CliError(`Invalid --url ${opts.baseUrl}: that port is reserved and refused by HTTP clients; use the service's port`, ExitCode.USAGE);
-      }
-      throw new CliError(`Cannot reach ${opts.baseUrl}: ${networkReason(err)}. Is the service running? Check --url or RT_URL.`, ExitCode.UNREACHABLE);
+      throw toCliError(err, opts.baseUrl, path, opts.token !== undefined);
     }
-    if (res.ok) return res;
-    const message = await errorMessage(res);
-    if (res.status === 401) {
-      const fix = opts.token
-        ? 'Pass a valid token with --token or RT_TOKEN (check it: rtctl token --check <jwt>).'
-        : 'Pass a token with --token or RT_TOKEN (mint one: rtctl token --user <id> --admin).';
-      throw new CliError(`${opts.baseUrl} refused the request (401 ${message}). ${fix}`, ExitCode.AUTH);
-    }
-    if (res.status === 403) {
-      throw new CliError(
-        `${opts.baseUrl}${path} needs an admin token (403 ${message}). Mint one with: rtctl token --user <id> --admin`,
-        ExitCode.AUTH,
-      );
-    }
-    throw new CliError(`${opts.baseUrl}${path} answered ${res.status}: ${message}`, ExitCode.FAILURE);
   }
 
   return {
     baseUrl: opts.baseUrl,
     async getJson<T>(path: string) {
-      const res = await request(path);
-      try {
-        return (await res.json()) as T;
-      } catch {
+      const body = await get(path);
+      // The REST client hands back the text when the answer is not JSON.
+      if (typeof body === 'string' || body === null) {
         throw new CliError(`${opts.baseUrl}${path} did not answer JSON: is --url the archibald-realtime service?`, ExitCode.FAILURE);
       }
+      return body as T;
     },
     async getText(path: string) {
-      return (await request(path)).text();
+      const body = await get(path);
+      return typeof body === 'string' ? body : JSON.stringify(body ?? '');
     },
   };
 }
 
-async function errorMessage(res: Response): Promise<string> {
-  const text = await res.text().catch(() => '');
-  try {
-    const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
-    if (body.error?.message) return body.error.code ? `${body.error.code}: ${body.error.message}` : body.error.message;
-  } catch {
-    // not JSON
+function toCliError(err: unknown, baseUrl: string, path: string, hadToken: boolean): CliError {
+  if (!(err instanceof ApiError)) return new CliError(`${baseUrl}${path}: ${err instanceof Error ? err.message : String(err)}`);
+  if (err.status === 0) {
+    if (/bad port/.test(err.message)) {
+      return new CliError(`Invalid --url ${baseUrl}: that port is reserved and refused by HTTP clients; use the service's port`, ExitCode.USAGE);
+    }
+    return new CliError(`Cannot reach ${baseUrl}: ${networkReason(err)}. Is the service running? Check --url or RT_URL.`, ExitCode.UNREACHABLE);
   }
-  return res.statusText || 'error';
+  const message = err.code.startsWith('HTTP_') ? httpText(err.status) : `${err.code}: ${err.message}`;
+  if (err.status === 401) {
+    const fix = hadToken
+      ? 'Pass a valid token with --token or RT_TOKEN (check it: rtctl token --check <jwt>).'
+      : 'Pass a token with --token or RT_TOKEN (mint one: rtctl token --user <id> --admin).';
+    return new CliError(`${baseUrl} refused the request (401 ${message}). ${fix}`, ExitCode.AUTH);
+  }
+  if (err.status === 403) {
+    return new CliError(`${baseUrl}${path} needs an admin token (403 ${message}). Mint one with: rtctl token --user <id> --admin`, ExitCode.AUTH);
+  }
+  return new CliError(`${baseUrl}${path} answered ${err.status}: ${message}`, ExitCode.FAILURE);
 }
 
-function networkReason(err: unknown): string {
-  const e = err as { name?: string; cause?: { code?: string; message?: string }; message?: string };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'no answer (timed out)';
-  const code = e.cause?.code;
-  if (code === 'ECONNREFUSED') return 'connection refused';
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found';
-  if (code === 'ECONNRESET') return 'connection reset';
-  return e.cause?.message ?? e.message ?? 'network error';
+/** The REST client's network message carries the cause (undici's code); say it in words. */
+function networkReason(err: ApiError): string {
+  if (err.code === 'TIMEOUT') return 'no answer (timed out)';
+  const m = err.message;
+  if (/ECONNREFUSED/.test(m)) return 'connection refused';
+  if (/ENOTFOUND|EAI_AGAIN/.test(m)) return 'host not found';
+  if (/ECONNRESET/.test(m)) return 'connection reset';
+  return /\((.*)\)$/.exec(m)?.[1] ?? 'network error';
 }
+
+const HTTP_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable' };
+const httpText = (status: number) => HTTP_TEXT[status] ?? 'error';

@@ -1,17 +1,34 @@
 /**
  * rtctl: parse argv, build the context (URLs, token, output mode), run one command, map every
  * failure to one line on stderr and an exit code. Importing this module does nothing; the bin
- * launcher calls runCli. Commands are imported when run, so `rtctl token` does not load Ink.
+ * launcher calls runCli. Each command is one file in commands/ (its options and its action); they
+ * import Ink and their heavy machinery (the latency engine, scenario files) only when they run,
+ * so `rtctl token` does not load them.
  */
 import { Command, CommanderError, Option } from 'commander';
-import type { TailOptions } from './commands/tail.js';
-import type { TokenOptions } from './commands/token.js';
-import type { TopOptions } from './commands/top.js';
+import { bufferCommand } from './commands/buffer.js';
+import { checkCommand } from './commands/check.js';
+import { collect, type CommandFactory, type CommandKit } from './commands/command.js';
+import { connectionsCommand } from './commands/connections.js';
+import { latencyCommand } from './commands/latency.js';
+import { statsCommand } from './commands/stats.js';
+import { tailCommand } from './commands/tail.js';
+import { tokenCommand } from './commands/token.js';
+import { topCommand } from './commands/top.js';
 import { createContext, type GlobalOptions, type Io } from './context.js';
 import { CliError, EXIT_CODES_HELP, ExitCode } from './errors.js';
-import { registerCheck, registerLatency } from './latency/register.js';
 
-const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+/** Every command, in the order --help lists them; each file holds its options and its action. */
+const COMMANDS: readonly CommandFactory[] = [
+  tokenCommand,
+  tailCommand,
+  statsCommand,
+  bufferCommand,
+  connectionsCommand,
+  topCommand,
+  checkCommand,
+  latencyCommand,
+];
 
 function buildProgram(io: Io, interrupts: Set<() => void>, setCode: (code: number) => void): Command {
   const program = new Command('rtctl');
@@ -28,6 +45,8 @@ function buildProgram(io: Io, interrupts: Set<() => void>, setCode: (code: numbe
     .option('--json', 'one JSON object per line on stdout, no colour, no interactive view')
     .option('--no-color', 'no colour (NO_COLOR is honoured too)')
     .showHelpAfterError(false)
+    // Every command's --help lists --json, --url, --token and --no-color too.
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({
       writeOut: (s) => void io.stdout.write(s),
@@ -36,58 +55,8 @@ function buildProgram(io: Io, interrupts: Set<() => void>, setCode: (code: numbe
     })
     .addHelpText('after', EXIT_CODES_HELP);
 
-  program
-    .command('token')
-    .description('mint a development HS256 token (prints only the token), or check one')
-    .option('--user <id>', 'user id (the sub claim)')
-    .option('--admin', 'add role: admin (opens the admin endpoints)')
-    .option('--ttl <duration>', 'lifetime: 30m, 8h, 2d or seconds', '8h')
-    .option('--secret <secret>', 'HS256 secret (default: JWT_SECRET)')
-    .option('--dev', "use the service's built-in development secret when JWT_SECRET is unset")
-    .option('--check <jwt>', 'verify a token and say why it is invalid')
-    .addHelpText('after', '\nExamples:\n  export RT_TOKEN=$(rtctl token --user ops --admin)\n  rtctl token --check "$RT_TOKEN"')
-    .action(run(async (cmd) => (await import('./commands/token.js')).runToken(ctxOf(cmd), cmd.opts<TokenOptions>())));
-
-  program
-    .command('tail')
-    .description('be a device of a user and print each event as it arrives (Ctrl-C to stop)')
-    .option('--user <id>', 'mint a token for this user with JWT_SECRET (overrides RT_TOKEN; not with --token)')
-    .option('--device <id>', 'device id (default rtctl-<host>-<random>); events it wrote are marked (own)')
-    .option('--type <pattern>', "only these event types: 'DRAFT_*' or 'DRAFT_CREATED,PENDING_*'")
-    .option('--since <seq>', 'replay events after this seq first (0: everything the log keeps)')
-    .option('--secret <secret>', 'HS256 secret for --user (default: JWT_SECRET)')
-    .option('--dev', "with --user: use the service's built-in development secret")
-    .addHelpText('after', "\nExamples:\n  JWT_SECRET=… rtctl tail --user u-1 --type 'DRAFT_*'\n  rtctl tail --token \"$T\" --since 0 --json | jq .type")
-    .action(run(async (cmd) => (await import('./commands/tail.js')).runTail(ctxOf(cmd), cmd.opts<TailOptions>())));
-
-  program
-    .command('stats')
-    .description('connections, users and ring buffers of each instance (GET /api/websocket/stats, admin)')
-    .option('--watch', 'refresh until Ctrl-C or q')
-    .option('--interval <ms>', 'refresh interval for --watch (ms, or e.g. 5s)', '2000')
-    .action(run(async (cmd) => (await import('./commands/admin-commands.js')).runStats(ctxOf(cmd), cmd.opts())));
-
-  program
-    .command('buffer')
-    .description('what the ring buffers hold: every user, or the events of one user (admin)')
-    .argument('[userId]', 'show the buffered events of this user')
-    .action(run(async (cmd) => (await import('./commands/admin-commands.js')).runBuffer(ctxOf(cmd), cmd.args[0])));
-
-  program
-    .command('connections')
-    .description('devices connected to each instance (admin)')
-    .option('--user <id>', 'only this user')
-    .action(run(async (cmd) => (await import('./commands/admin-commands.js')).runConnections(ctxOf(cmd), cmd.opts<{ user?: string }>().user)));
-
-  program
-    .command('top')
-    .description('live dashboard from /metrics of each --url: connections, events/s, delivery p50/p99, buffers (q quits)')
-    .option('--interval <ms>', 'refresh interval (ms, or e.g. 2s)', '1000')
-    .option('--count <n>', 'stop after n refreshes (plain and --json output)')
-    .action(run(async (cmd) => (await import('./commands/top.js')).runTop(ctxOf(cmd), cmd.opts<TopOptions>())));
-
-  registerCheck(program, ctxOf, run);
-  registerLatency(program, ctxOf, run);
+  const kit: CommandKit = { ctxOf, run };
+  for (const make of COMMANDS) program.addCommand(make(kit).copyInheritedSettings(program));
 
   return program;
 }

@@ -2,8 +2,9 @@
  * Development tokens: HS256 JWTs signed with the service's JWT_SECRET (DESIGN §3), and a checker
  * that says why a token is refused. The claims are the ones the service reads: `sub`, `role`, `exp`.
  */
-import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { DEV_JWT_SECRET } from '../../service/src/protocol/index.js';
+import { mintToken as signToken } from '../../tools/token.js';
 import { usageError } from './errors.js';
 
 const TTL_RE = /^(\d+)\s*(s|m|h|d)?$/;
@@ -43,15 +44,10 @@ export function resolveSecret(src: SecretSource): string {
   throw usageError('No signing secret: set JWT_SECRET to the service\'s secret, pass --secret, or --dev for a local service without JWT_SECRET');
 }
 
+/** A development token for `userId` (tools/token.ts signs it), with rtctl's usage checks. */
 export async function mintToken(opts: { userId: string; admin?: boolean; ttlSec: number; secret: string }): Promise<string> {
   if (!opts.userId || opts.userId.length > 128) throw usageError('--user must be 1 to 128 characters');
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT(opts.admin ? { role: 'admin' } : {})
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(opts.userId)
-    .setIssuedAt(now)
-    .setExpirationTime(now + opts.ttlSec)
-    .sign(new TextEncoder().encode(opts.secret));
+  return signToken(opts.userId, { admin: opts.admin, ttlSec: opts.ttlSec, secret: opts.secret });
 }
 
 export type TokenCheck =

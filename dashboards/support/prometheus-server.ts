@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { freePort } from '../../service/test/support/postgres-server.js';
+import { freePort } from '../../tools/free-port.js';
 import { PROMETHEUS_CONFIG, ruleFiles } from './queries.js';
 
 export const JOB = 'archibald-realtime';

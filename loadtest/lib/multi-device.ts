@@ -8,11 +8,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { createNodeDevice } from '../../client/src/node.js';
-import { freePort } from '../../service/test/support/postgres-server.js';
+import { freePort } from '../../tools/free-port.js';
 import { eventKey, FanoutTracker } from './observers.js';
 import { gcEnv, gcMemory, type MemorySample } from './proc.js';
 import { mintToken, startService, TEST_SECRET } from './service.js';
 import { LatencyHistogram, round, type LatencySummary } from './stats.js';
+import { createDraftWriter, type DraftWriter } from './writes.js';
 
 export interface Target {
   name: string;
@@ -165,14 +166,13 @@ export async function connectMultiDevice(target: Target, users: number, devicesP
   };
 }
 
-async function writeOnce(url: string, token: string, key: string): Promise<number> {
-  const res = await fetch(`${url}/api/drafts`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-device-id': 'writer' },
-    body: JSON.stringify({ id: key, ...DRAFT, updatedAt: new Date().toISOString() }),
-  });
-  await res.arrayBuffer();
-  return res.status;
+const writers = new Map<string, DraftWriter>();
+
+/** One draft create as the user of `token` (the id is the change's key); resolves with the HTTP status. */
+function writeOnce(url: string, token: string, key: string): Promise<number> {
+  let w = writers.get(url);
+  if (!w) writers.set(url, (w = createDraftWriter(url)));
+  return w.create(token, { id: key, ...DRAFT });
 }
 
 export interface StepReport {

@@ -25,6 +25,7 @@ import autocannon from 'autocannon';
 import { closeAll, connectObservers, FanoutTracker, type FanoutCounters } from './observers.js';
 import { mintToken } from './service.js';
 import { LatencyHistogram, round, type LatencySummary } from './stats.js';
+import { createDraftWriter } from './writes.js';
 
 export type RestKind = 'draft-create' | 'draft-update' | 'pending-batch';
 
@@ -83,14 +84,11 @@ export async function runRestScenario(o: RestScenarioOptions): Promise<RestScena
   // draft-update needs one draft per user to update.
   const draftIds = users.map(() => randomUUID());
   if (o.kind === 'draft-update') {
+    const setup = createDraftWriter(o.url, 'setup');
     await Promise.all(
       users.map(async (u, i) => {
-        const res = await fetch(`${o.url}/api/drafts`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${u.token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ id: draftIds[i], ...ORDER, updatedAt: new Date(Date.now() - 60_000).toISOString() }),
-        });
-        if (res.status !== 201) throw new Error(`setup draft: HTTP ${res.status}`);
+        const status = await setup.create(u.token, { id: draftIds[i], ...ORDER, updatedAt: new Date(Date.now() - 60_000).toISOString() });
+        if (status !== 201) throw new Error(`setup draft: HTTP ${status}`);
       }),
     );
   }

@@ -1,10 +1,10 @@
 /**
- * The service under test, as a child process (the real `service/src/main.ts`), reusing the test
- * support's `spawnService`. Tokens come from the same harness (`mintToken`, TEST_SECRET).
+ * The service under test, as a child process (the real `service/src/main.ts`), through tools/'s
+ * `spawnService`. Tokens come from tools/token.ts (`mintToken`, TEST_SECRET), as in the tests.
  */
 import { gcEnv } from './proc.js';
-import { spawnService, type ServiceProcess } from '../../service/test/support/service-process.js';
-export { mintToken, TEST_SECRET } from '../../service/test/support/harness.js';
+import { spawnService, type ServiceProcess } from '../../tools/service-process.js';
+export { mintToken, TEST_SECRET } from '../../tools/token.js';
 export type { ServiceProcess };
 
 /**

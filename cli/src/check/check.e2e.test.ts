@@ -7,9 +7,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_SECRET } from '../../../service/test/support/harness.js';
+import { TEST_SECRET } from '../../../tools/token.js';
 import { runRtctl } from '../../test/support/run-cli.js';
-import { startSupervisedService, type SupervisedService } from '../latency/service-runner.js';
+import { startSupervisedService, type SupervisedService } from '../../../tools/supervised-service.js';
 
 describe('rtctl check', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rt-check-'));

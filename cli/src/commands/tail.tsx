@@ -4,18 +4,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { render, useApp, useInput, useStdin } from 'ink';
-import { useEffect } from 'react';
+import { Command } from 'commander';
 import { connectQuerySchema } from '../../../service/src/protocol/index.js';
 import type { Context } from '../context.js';
-import { createNodeDevice } from '../../../client/src/node.js';
 import type { Device, DeviceError } from '../../../client/src/realtime.js';
 import { ExitCode, usageError, type ExitCodeValue } from '../errors.js';
 import { typeMatcher } from '../format.js';
-import { useFeed } from '../hooks/use-feed.js';
-import { TailView } from '../components/TailView.js';
 import { attachFeed, eventJson, formatEventLine, formatStatusLine } from '../tail-feed.js';
 import { mintToken, resolveSecret } from '../token.js';
+import type { CommandKit } from './command.js';
 
 export interface TailOptions {
   user?: string;
@@ -79,6 +76,7 @@ export async function runTail(ctx: Context, opts: TailOptions): Promise<number> 
     token = await getToken();
   }
 
+  const { createNodeDevice } = await import('../../../client/src/node.js');
   const device = createNodeDevice({
     urls: ctx.urls,
     deviceId,
@@ -106,31 +104,9 @@ function tailPlain(ctx: Context, device: Device, match: (t: string) => boolean):
   });
 }
 
-export function TailApp({ device, match, filter, color, onError }: {
-  device: Device;
-  match: (t: string) => boolean;
-  filter?: string;
-  color: boolean;
-  onError: (e: DeviceError) => void;
-}) {
-  const { exit } = useApp();
-  const { isRawModeSupported } = useStdin();
-  const { items, status } = useFeed(device, match, filter);
-  useInput((input) => {
-    if (input === 'q') exit();
-  }, { isActive: isRawModeSupported === true });
-  useEffect(() => {
-    const off = device.on('stopped', ({ error }) => {
-      if (error) onError(error);
-      exit();
-    });
-    device.start();
-    return off;
-  }, [device, exit, onError]);
-  return <TailView items={items} status={status} color={color} />;
-}
-
 async function tailInk(ctx: Context, device: Device, match: (t: string) => boolean, filter?: string): Promise<number> {
+  // Ink is loaded only for the interactive view (plain and --json output never need it).
+  const [{ render }, { TailApp }] = await Promise.all([import('ink'), import('../components/TailApp.js')]);
   let failure: DeviceError | null = null;
   const app = render(
     <TailApp device={device} match={match} filter={filter} color={ctx.color} onError={(e) => (failure = e)} />,
@@ -145,4 +121,17 @@ async function tailInk(ctx: Context, device: Device, match: (t: string) => boole
     return exitCodeOf(err);
   }
   return ExitCode.OK;
+}
+
+export function tailCommand({ ctxOf, run }: CommandKit): Command {
+  return new Command('tail')
+    .description('be a device of a user and print each event as it arrives (Ctrl-C to stop)')
+    .option('--user <id>', 'mint a token for this user with JWT_SECRET (overrides RT_TOKEN; not with --token)')
+    .option('--device <id>', 'device id (default rtctl-<host>-<random>); events it wrote are marked (own)')
+    .option('--type <pattern>', "only these event types: 'DRAFT_*' or 'DRAFT_CREATED,PENDING_*'")
+    .option('--since <seq>', 'replay events after this seq first (0: everything the log keeps)')
+    .option('--secret <secret>', 'HS256 secret for --user (default: JWT_SECRET)')
+    .option('--dev', "with --user: use the service's built-in development secret")
+    .addHelpText('after', "\nExamples:\n  JWT_SECRET=… rtctl tail --user u-1 --type 'DRAFT_*'\n  rtctl tail --token \"$T\" --since 0 --json | jq .type")
+    .action(run((cmd) => runTail(ctxOf(cmd), cmd.opts<TailOptions>())));
 }

@@ -5,10 +5,12 @@
  * The secret: --secret, else JWT_SECRET, else refuse (exit 2) unless --dev (the service's
  * built-in development secret, with a warning on stderr).
  */
+import { Command } from 'commander';
 import type { Context } from '../context.js';
 import { ExitCode, usageError } from '../errors.js';
 import { formatDuration } from '../format.js';
 import { checkToken, mintToken, parseTtl, resolveSecret } from '../token.js';
+import type { CommandKit } from './command.js';
 
 export interface TokenOptions {
   user?: string;
@@ -43,4 +45,17 @@ export async function runToken(ctx: Context, opts: TokenOptions): Promise<number
   }
   ctx.err(`rtctl: invalid token (${result.reason}): ${result.message}`);
   return ExitCode.FAILURE;
+}
+
+export function tokenCommand({ ctxOf, run }: CommandKit): Command {
+  return new Command('token')
+    .description('mint a development HS256 token (prints only the token), or check one')
+    .option('--user <id>', 'user id (the sub claim)')
+    .option('--admin', 'add role: admin (opens the admin endpoints)')
+    .option('--ttl <duration>', 'lifetime: 30m, 8h, 2d or seconds', '8h')
+    .option('--secret <secret>', 'HS256 secret (default: JWT_SECRET)')
+    .option('--dev', "use the service's built-in development secret when JWT_SECRET is unset")
+    .option('--check <jwt>', 'verify a token and say why it is invalid')
+    .addHelpText('after', '\nExamples:\n  export RT_TOKEN=$(rtctl token --user ops --admin)\n  rtctl token --check "$RT_TOKEN"')
+    .action(run((cmd) => runToken(ctxOf(cmd), cmd.opts<TokenOptions>())));
 }

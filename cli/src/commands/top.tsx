@@ -2,27 +2,18 @@
  * `rtctl top`: a live dashboard from each instance's /metrics (no token needed). Full-screen Ink in
  * a terminal (q quits); otherwise one line per instance per refresh (NDJSON with --json).
  */
-import { render, useApp, useInput, useStdin } from 'ink';
+import { Command } from 'commander';
 import type { Context } from '../context.js';
 import { ExitCode, usageError } from '../errors.js';
 import { formatBytes } from '../format.js';
-import { TopView } from '../components/TopView.js';
-import { useMetrics } from '../hooks/use-metrics.js';
-import { createMetricsPoller, type MetricsPoller } from '../metrics-poller.js';
+import { createMetricsScraper } from '../metrics-scraper.js';
+import { parseInterval, pollLines } from '../poll.js';
 import { formatSeconds, type InstanceView } from '../top-model.js';
-import { parseInterval } from './admin.js';
+import type { CommandKit } from './command.js';
 
 export interface TopOptions {
   interval?: string;
   count?: string;
-}
-
-function TopApp({ poller, intervalMs, color }: { poller: MetricsPoller; intervalMs: number; color: boolean }) {
-  const { exit } = useApp();
-  const { isRawModeSupported } = useStdin();
-  useInput((input) => input === 'q' && exit(), { isActive: isRawModeSupported === true });
-  const { views, updatedAt } = useMetrics(poller, intervalMs);
-  return <TopView views={views} color={color} intervalMs={intervalMs} updatedAt={updatedAt} />;
 }
 
 export function topLine(v: InstanceView): string {
@@ -45,14 +36,20 @@ export async function runTop(ctx: Context, opts: TopOptions): Promise<number> {
   const intervalMs = parseInterval(opts.interval, 1000);
   const count = opts.count === undefined ? undefined : Number(opts.count);
   if (count !== undefined && !(Number.isInteger(count) && count > 0)) throw usageError(`Invalid --count '${opts.count}': a positive integer`);
-  const poller = createMetricsPoller(ctx.urls, ctx.token);
+  const scraper = createMetricsScraper(ctx.urls, ctx.token);
+  // Plain output stops at the first failed scrape; the screen shows it in the instance's panel.
+  const scrape = async () => {
+    const views = await scraper.scrape();
+    const err = scraper.lastError();
+    if (err) throw err;
+    return views;
+  };
   // Fail fast (unreachable, wrong URL) before taking the screen or printing anything.
-  const first = await poller.poll();
-  const err = poller.lastError();
-  if (err) throw err;
+  const first = await scrape();
 
   if (ctx.interactive) {
-    const app = render(<TopApp poller={poller} intervalMs={intervalMs} color={ctx.color} />, {
+    const [{ render }, { TopApp }] = await Promise.all([import('ink'), import('../components/TopApp.js')]);
+    const app = render(<TopApp scraper={scraper} intervalMs={intervalMs} color={ctx.color} first={first} />, {
       stdout: ctx.io.stdout,
       stdin: ctx.io.stdin,
       exitOnCtrlC: true,
@@ -62,27 +59,20 @@ export async function runTop(ctx: Context, opts: TopOptions): Promise<number> {
     await app.waitUntilExit();
     return ExitCode.OK;
   }
-
-  let stopped = false;
-  let wake: (() => void) | null = null;
-  ctx.onInterrupt(() => {
-    stopped = true;
-    wake?.();
+  return pollLines(ctx, scrape, {
+    intervalMs,
+    count,
+    first,
+    print: (views) => {
+      for (const v of views) ctx.out(ctx.json ? JSON.stringify(v) : topLine(v));
+    },
   });
-  const print = (views: InstanceView[]) => {
-    for (const v of views) ctx.out(ctx.json ? JSON.stringify(v) : topLine(v));
-  };
-  print(first);
-  for (let i = 1; !stopped && (count === undefined || i < count); i += 1) {
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, intervalMs);
-      wake = () => (clearTimeout(t), resolve());
-    });
-    if (stopped) break;
-    const views = await poller.poll();
-    const e = poller.lastError();
-    if (e) throw e;
-    print(views);
-  }
-  return ExitCode.OK;
+}
+
+export function topCommand({ ctxOf, run }: CommandKit): Command {
+  return new Command('top')
+    .description('live dashboard from /metrics of each --url: connections, events/s, delivery p50/p99, buffers (q quits)')
+    .option('--interval <ms>', 'refresh interval (ms, or e.g. 2s)', '1000')
+    .option('--count <n>', 'stop after n refreshes (plain and --json output)')
+    .action(run((cmd) => runTop(ctxOf(cmd), cmd.opts<TopOptions>())));
 }

@@ -10,9 +10,9 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_SECRET } from '../../../service/test/support/harness.js';
-import { freePort } from '../../../service/test/support/postgres-server.js';
-import { spawnService, type ServiceProcess } from '../../../service/test/support/service-process.js';
+import { TEST_SECRET } from '../../../tools/token.js';
+import { freePort } from '../../../tools/free-port.js';
+import { spawnService, type ServiceProcess } from '../../../tools/service-process.js';
 import { RunningCli, runRtctl } from '../../test/support/run-cli.js';
 
 const small = ['--users', '2', '--devices', '3', '--rate', '10', '--duration', '4s', '--warmup', '1s', '--drain', '5s'];

@@ -1,9 +1,8 @@
 /** Run the real rtctl (bin/rtctl.js) as a child process, with pipes: no TTY, so no Ink. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT, RTCTL } from '../../../tools/paths.js';
 
-export const RTCTL = fileURLToPath(new URL('../../bin/rtctl.js', import.meta.url));
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export { REPO_ROOT, RTCTL };
 
 export interface CliResult {
   code: number | null;

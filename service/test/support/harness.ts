@@ -1,13 +1,13 @@
 /**
  * Test harness: a real service on an ephemeral port (PGlite or a real PostgreSQL), real HTTP,
- * real `ws` devices. Nothing is mocked.
+ * real devices (TestDevice: the client's Device over real `ws`). Nothing is mocked. Tokens and
+ * ports come from tools/, shared with the CLI and the load tests.
  */
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { SignJWT } from 'jose';
 import pg from 'pg';
 import { inject } from 'vitest';
-import WebSocket from 'ws';
+import { mintToken, TEST_SECRET } from '../../../tools/token.js';
 import type { App } from '../../src/app.js';
 import { composeApp } from '../../src/compose.js';
 import { createPgliteRunner } from '../../src/adapters/sql-pglite.js';
@@ -16,9 +16,12 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { createSqlStorage } from '../../src/storage/sql-storage.js';
 import type { Storage } from '../../src/ports/storage.js';
+import { TestDevice } from './test-device.js';
+
+export { mintToken, TEST_SECRET } from '../../../tools/token.js';
+export { TestDevice, type Frame, type TestDeviceOptions } from './test-device.js';
 
 export type StorageKind = 'pglite' | 'postgres';
-export const TEST_SECRET = 'test-secret-0123456789-0123456789-abcdef';
 
 /** The storage variants every storage and end-to-end suite runs on, with a skip reason when unavailable. */
 export function storageVariants(): { kind: StorageKind; skip: string | null }[] {
@@ -85,19 +88,6 @@ export interface Api {
   put<T = any>(path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
   del<T = any>(path: string): Promise<ApiResponse<T>>;
   raw(path: string, init: RequestInit): Promise<ApiResponse>;
-}
-
-export async function mintToken(
-  userId: string,
-  opts: { admin?: boolean; ttlSec?: number; secret?: string; alg?: string } = {},
-): Promise<string> {
-  const jwt = new SignJWT({ ...(opts.admin ? { role: 'admin' } : {}) })
-    .setProtectedHeader({ alg: opts.alg ?? 'HS256' })
-    .setSubject(userId)
-    .setIssuedAt();
-  if (opts.ttlSec !== undefined) jwt.setExpirationTime(Math.floor(Date.now() / 1000) + opts.ttlSec);
-  else jwt.setExpirationTime('1h');
-  return jwt.sign(new TextEncoder().encode(opts.secret ?? TEST_SECRET));
 }
 
 export async function startService(opts: StartOptions): Promise<TestService> {
@@ -185,127 +175,6 @@ export async function startService(opts: StartOptions): Promise<TestService> {
       await app.close();
     },
   };
-}
-
-export interface Frame {
-  type: string;
-  payload: any;
-  timestamp: string;
-  seq?: number;
-  originDeviceId?: string | null;
-}
-
-/** A raw `ws` device that records every frame it receives. */
-export class TestDevice {
-  readonly frames: Frame[] = [];
-  closeCode: number | null = null;
-  closeReason = '';
-  private waiters: { pred: (f: Frame[]) => boolean; resolve: () => void }[] = [];
-  private closeWaiters: ((code: number) => void)[] = [];
-
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      this.frames.push(JSON.parse(String(data)) as Frame);
-      this.check();
-    });
-    ws.on('close', (code, reason) => {
-      this.closeCode = code;
-      this.closeReason = String(reason);
-      for (const w of this.closeWaiters) w(code);
-      this.closeWaiters = [];
-    });
-    ws.on('error', () => undefined);
-  }
-
-  static connect(
-    wsUrl: string,
-    token: string | null,
-    query: Record<string, string | number>,
-    opts: { viaQuery?: boolean } = {},
-  ): Promise<TestDevice> {
-    const u = new URL(wsUrl);
-    for (const [k, v] of Object.entries(query)) u.searchParams.set(k, String(v));
-    if (token && opts.viaQuery) u.searchParams.set('token', token);
-    const ws = new WebSocket(u, { headers: token && !opts.viaQuery ? { authorization: `Bearer ${token}` } : {} });
-    const device = new TestDevice(ws);
-    return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(device));
-      ws.once('unexpected-response', (_req, res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += String(c)));
-        res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, body })));
-      });
-      ws.once('error', reject);
-    });
-  }
-
-  private check(): void {
-    this.waiters = this.waiters.filter((w) => {
-      if (w.pred(this.frames)) {
-        w.resolve();
-        return false;
-      }
-      return true;
-    });
-  }
-
-  /** Resolve when `pred(frames)` holds; reject after `timeoutMs` with what was received. */
-  waitFor(pred: (frames: Frame[]) => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
-    if (pred(this.frames)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => {
-        reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.frames.map((f) => [f.type, f.seq]))}`));
-      }, timeoutMs);
-      this.waiters.push({ pred, resolve: () => (clearTimeout(t), resolve()) });
-    });
-  }
-
-  waitForType(type: string, count = 1, timeoutMs = 5_000): Promise<Frame[]> {
-    return this.waitFor((fs) => fs.filter((f) => f.type === type).length >= count, timeoutMs, `${count} x ${type}`).then(() =>
-      this.ofType(type),
-    );
-  }
-
-  /** Wait until a stored event with this seq arrived. */
-  waitForSeq(seq: number, timeoutMs = 5_000): Promise<void> {
-    return this.waitFor((fs) => fs.some((f) => f.seq !== undefined && f.seq >= seq), timeoutMs, `seq ${seq}`);
-  }
-
-  ofType(type: string): Frame[] {
-    return this.frames.filter((f) => f.type === type);
-  }
-
-  /** Stored events (frames with a seq), in arrival order. */
-  events(): Frame[] {
-    return this.frames.filter((f) => f.seq !== undefined);
-  }
-
-  hello(): Frame {
-    const h = this.frames[0];
-    if (!h || h.type !== 'HELLO') throw new Error(`first frame is not HELLO: ${JSON.stringify(h)}`);
-    return h;
-  }
-
-  send(frame: unknown): void {
-    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
-  }
-
-  closed(timeoutMs = 5_000): Promise<number> {
-    if (this.closeCode !== null) return Promise.resolve(this.closeCode);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('socket did not close')), timeoutMs);
-      this.closeWaiters.push((c) => (clearTimeout(t), resolve(c)));
-    });
-  }
-
-  close(): Promise<number> {
-    this.ws.close(1000);
-    return this.closed();
-  }
-
-  terminate(): void {
-    this.ws.terminate();
-  }
 }
 
 export function newDraft(overrides: Record<string, unknown> = {}) {

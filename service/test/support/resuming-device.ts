@@ -1,102 +1,63 @@
 /**
- * A minimal well-behaved device for failover tests: several URLs, reconnects to the next one when
- * its socket drops, resumes with lastSeq + epoch, asks for a missing range with RESUME. It records
- * what the server sent so a test can check "exactly once, in order".
+ * A well-behaved device for failover tests: the client's Device (client/src/realtime.ts) on several
+ * URLs, which reconnects to the next one when its socket drops, resumes with lastSeq + epoch and
+ * asks for a missing range with RESUME. This wrapper only counts what the Device reports, so a test
+ * can check "exactly once, in order" from the client's side.
  */
-import WebSocket from 'ws';
+import { createNodeDevice } from '../../../client/src/node.js';
+import type { Device } from '../../../client/src/realtime.js';
 
 export class ResumingDevice {
-  /** seq of every stored event accepted, in order (duplicates and out-of-order ones are not). */
+  /** seq of every stored event the Device delivered, in order. */
   readonly accepted: number[] = [];
+  /** Copies the Device dropped that no RESUME of its own explains. */
   duplicates = 0;
   gaps = 0;
   resyncs: string[] = [];
   connections = 0;
   instances: string[] = [];
-  private lastSeq = 0;
-  private epoch: string | null = null;
-  private ws: WebSocket | null = null;
-  private stopped = false;
-  private index: number;
+  readonly device: Device;
   private waiters: { seq: number; resolve: () => void }[] = [];
-  private onHello: (() => void) | null = null;
 
-  constructor(
-    private readonly urls: string[],
-    private readonly token: string,
-    readonly deviceId: string,
-    startIndex = 0,
-  ) {
-    this.index = startIndex;
-  }
-
-  async start(): Promise<void> {
-    await this.connect();
-  }
-
-  private connect(): Promise<void> {
-    return new Promise((resolve) => {
-      const tryOnce = () => {
-        if (this.stopped) return resolve();
-        const u = new URL(this.urls[this.index % this.urls.length]!);
-        u.searchParams.set('deviceId', this.deviceId);
-        if (this.epoch) {
-          u.searchParams.set('lastSeq', String(this.lastSeq));
-          u.searchParams.set('epoch', this.epoch);
-        }
-        const ws = new WebSocket(u, { headers: { authorization: `Bearer ${this.token}` } });
-        let opened = false;
-        ws.on('open', () => {
-          opened = true;
-          this.connections += 1;
-          this.ws = ws;
-          this.onHello = resolve; // connected once the HELLO is in
-        });
-        ws.on('message', (data) => this.onFrame(JSON.parse(String(data))));
-        ws.on('error', () => undefined);
-        ws.on('close', () => {
-          if (this.ws === ws) this.ws = null;
-          if (this.stopped) return;
-          this.index += 1; // fail over to the next instance
-          setTimeout(opened ? () => void this.connect() : tryOnce, 100);
-        });
-      };
-      tryOnce();
+  constructor(urls: string[], token: string, readonly deviceId: string, startIndex = 0) {
+    const k = startIndex % urls.length;
+    this.device = createNodeDevice({
+      urls: [...urls.slice(k), ...urls.slice(0, k)],
+      deviceId,
+      token,
+      // Fail over fast: the tests kill instances and wait seconds, not minutes.
+      backoff: { initialMs: 100, maxMs: 1_000 },
+      liveness: false,
+    });
+    this.device.on('open', () => (this.connections += 1));
+    this.device.on('hello', (h) => this.instances.push(h.instanceId));
+    this.device.on('resync', (r) => this.resyncs.push(r.reason));
+    this.device.on('gap', () => (this.gaps += 1));
+    this.device.on('duplicate', () => (this.duplicates += 1));
+    this.device.on('event', (e) => {
+      if (e.seq === null) return;
+      this.accepted.push(e.seq);
+      this.waiters = this.waiters.filter((w) => (w.seq <= e.seq! ? (w.resolve(), false) : true));
     });
   }
 
-  private onFrame(f: { type: string; payload: any; seq?: number }): void {
-    if (f.type === 'HELLO') {
-      this.epoch = f.payload.epoch;
-      this.instances.push(f.payload.instanceId);
-      this.onHello?.();
-      this.onHello = null;
-      return;
-    }
-    if (f.type === 'RESYNC_REQUIRED') {
-      this.resyncs.push(f.payload.reason);
-      return;
-    }
-    if (f.seq === undefined) return;
-    if (f.seq <= this.lastSeq) {
-      this.duplicates += 1;
-      return;
-    }
-    if (f.seq !== this.lastSeq + 1) {
-      this.gaps += 1;
-      this.ws?.send(JSON.stringify({ type: 'RESUME', payload: { lastSeq: this.lastSeq } }));
-      return;
-    }
-    this.lastSeq = f.seq;
-    this.accepted.push(f.seq);
-    this.waiters = this.waiters.filter((w) => (w.seq <= this.lastSeq ? (w.resolve(), false) : true));
+  /** Connect; resolves once the first HELLO is in, rejects if the Device gives up first. */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const offHello = this.device.on('hello', () => (offHello(), offStopped(), resolve()));
+      const offStopped = this.device.on('stopped', ({ error }) => {
+        offHello();
+        reject(new Error(`${this.deviceId}: stopped before HELLO: ${error?.message ?? 'closed'}`));
+      });
+      this.device.start();
+    });
   }
 
   waitForSeq(seq: number, timeoutMs = 15_000): Promise<void> {
-    if (this.lastSeq >= seq) return Promise.resolve();
+    if ((this.device.lastSeq ?? 0) >= seq) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const t = setTimeout(
-        () => reject(new Error(`${this.deviceId}: timed out at seq ${this.lastSeq} waiting for ${seq} (connections ${this.connections})`)),
+        () => reject(new Error(`${this.deviceId}: timed out at seq ${this.device.lastSeq} waiting for ${seq} (connections ${this.connections})`)),
         timeoutMs,
       );
       this.waiters.push({ seq, resolve: () => (clearTimeout(t), resolve()) });
@@ -104,7 +65,6 @@ export class ResumingDevice {
   }
 
   stop(): void {
-    this.stopped = true;
-    this.ws?.terminate();
+    void this.device.close();
   }
 }

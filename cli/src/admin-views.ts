@@ -1,17 +1,15 @@
 /**
- * The admin views: `rtctl stats [--watch]`, `rtctl buffer [userId]`, `rtctl connections [--user]`.
- * Each asks every --url (one instance each) and shows a table, or one JSON object per instance
- * and line with --json. An admin token is required (403 otherwise, exit 4).
+ * What the admin commands show (`rtctl stats`, `rtctl buffer`, `rtctl connections`): each asks
+ * every --url (one instance each) and makes a View, the raw JSON objects (one line each with
+ * --json) and the tables made from them. An admin token is required (403 otherwise, exit 4).
+ * admin-output.tsx decides how a View is shown.
  */
-import { Box, render, Text, useApp, useInput, useStdin } from 'ink';
-import { useEffect, useState } from 'react';
-import { createApi } from '../api.js';
-import type { Context } from '../context.js';
-import { CliError, ExitCode, usageError } from '../errors.js';
-import { formatBytes, formatDuration, formatTable, shortId, summarizePayload } from '../format.js';
-import { Table } from '../components/Table.js';
+import { createApi } from './api.js';
+import type { Context } from './context.js';
+import { CliError, ExitCode, usageError } from './errors.js';
+import { formatBytes, formatDuration, formatTable, shortId, summarizePayload } from './format.js';
 
-interface TableSpec {
+export interface TableSpec {
   title?: string;
   headers: string[];
   rows: string[][];
@@ -192,109 +190,12 @@ export async function fetchConnections(ctx: Context, userId: string | undefined)
   };
 }
 
-function printView(ctx: Context, view: View): void {
+/** A View as plain tables, or NDJSON with --json. */
+export function printView(ctx: Context, view: View): void {
   if (ctx.json) {
     for (const o of view.json) ctx.out(JSON.stringify(o));
     return;
   }
   const text = view.tables.map((t) => (t.title ? `${t.title}\n` : '') + formatTable(t.headers, t.rows) + (t.rows.length === 0 ? '\n(none)' : ''));
   ctx.out(text.join('\n\n'));
-}
-
-function ViewTables({ view, color }: { view: View; color: boolean }) {
-  return (
-    <Box flexDirection="column" gap={1}>
-      {view.tables.map((t, i) => (
-        <Table key={i} title={t.title} headers={t.headers} rows={t.rows} color={color} />
-      ))}
-    </Box>
-  );
-}
-
-/** Show a view once: Ink in a terminal, a plain table or NDJSON otherwise. */
-export async function showOnce(ctx: Context, load: () => Promise<View>): Promise<number> {
-  const view = await load();
-  if (!ctx.interactive) {
-    printView(ctx, view);
-    return ExitCode.OK;
-  }
-  const app = render(<ViewTables view={view} color={ctx.color} />, { stdout: ctx.io.stdout, stdin: ctx.io.stdin, patchConsole: false });
-  app.unmount();
-  await app.waitUntilExit();
-  return ExitCode.OK;
-}
-
-function WatchApp({ load, intervalMs, color }: { load: () => Promise<View>; intervalMs: number; color: boolean }) {
-  const { exit } = useApp();
-  const { isRawModeSupported } = useStdin();
-  const [view, setView] = useState<View | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [at, setAt] = useState<Date | null>(null);
-  useInput((input) => input === 'q' && exit(), { isActive: isRawModeSupported === true });
-  useEffect(() => {
-    let alive = true;
-    const tick = () =>
-      load().then(
-        (v) => alive && (setView(v), setError(null), setAt(new Date())),
-        (err: unknown) => alive && setError(err instanceof Error ? err.message : String(err)),
-      );
-    void tick();
-    const t = setInterval(() => void tick(), intervalMs);
-    return () => {
-      alive = false;
-      clearInterval(t);
-    };
-  }, [load, intervalMs]);
-  return (
-    <Box flexDirection="column">
-      {view ? <ViewTables view={view} color={color} /> : <Text>loading…</Text>}
-      {error ? <Text color={color ? 'red' : undefined}>{error}</Text> : null}
-      <Text dimColor={color}>{`every ${formatDuration(intervalMs)}${at ? `, updated ${at.toISOString().slice(11, 19)}` : ''}  q or Ctrl-C to quit`}</Text>
-    </Box>
-  );
-}
-
-/** Refresh a view every `intervalMs` until Ctrl-C (or q): exit 0. Plain output prints each refresh. */
-export async function watch(ctx: Context, load: () => Promise<View>, intervalMs: number): Promise<number> {
-  if (ctx.interactive) {
-    await load(); // fail fast (unreachable, 401, 403) before taking the screen
-    const app = render(<WatchApp load={load} intervalMs={intervalMs} color={ctx.color} />, {
-      stdout: ctx.io.stdout,
-      stdin: ctx.io.stdin,
-      exitOnCtrlC: true,
-      patchConsole: false,
-    });
-    ctx.onInterrupt(() => app.unmount());
-    await app.waitUntilExit();
-    return ExitCode.OK;
-  }
-  return new Promise((resolve, reject) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let stopped = false;
-    ctx.onInterrupt(() => {
-      stopped = true;
-      clearTimeout(timer);
-      resolve(ExitCode.OK);
-    });
-    const tick = async () => {
-      try {
-        const view = await load();
-        if (stopped) return;
-        printView(ctx, view);
-        if (!ctx.json) ctx.out('');
-        timer = setTimeout(() => void tick(), intervalMs);
-      } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    };
-    void tick();
-  });
-}
-
-export function parseInterval(value: string | undefined, def: number): number {
-  if (value === undefined) return def;
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value.trim());
-  const n = m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN;
-  if (!Number.isFinite(n) || n < 100) throw usageError(`Invalid --interval '${value}': milliseconds, at least 100 (or e.g. 2s)`);
-  return n;
 }

@@ -5,7 +5,7 @@ import { mintToken, newDraft, startService, type TestService } from '../../../se
 import { waitUntil } from '../../test/support/wait.js';
 import { createNodeDevice } from '../../../client/src/node.js';
 import { typeMatcher } from '../format.js';
-import { TailApp } from './tail.js';
+import { TailApp } from './TailApp.js';
 
 describe('TailApp', () => {
   let svc: TestService;

@@ -4,7 +4,7 @@
  * up until delivery p99 reaches 100 ms. Each run is rtctl as a child process against the service as
  * a child process.
  *
- *   npx tsx cli/src/latency/baseline.ts [--modes embedded,postgres] [--rate 200] [--duration 30s] [--steps 100,150,200] [--step-duration 15s]
+ *   npx tsx loadtest/latency-baseline.ts [--modes embedded,postgres] [--rate 200] [--duration 30s] [--steps 100,150,200] [--step-duration 15s]
  * (--rate 0 skips the fixed-rate run; the steps stop at the first rate whose p99 reaches 100 ms,
  * unless --keep-going)
  */
@@ -12,9 +12,9 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { removePostgres, startPostgres, type PgServer } from '../../../service/test/support/postgres-server.js';
-import { REPO_ROOT, RTCTL } from './run-rtctl.js';
-import { startSupervisedService } from './service-runner.js';
+import { removePostgres, startPostgres, type PgServer } from '../tools/postgres-server.js';
+import { REPO_ROOT, RTCTL } from '../tools/paths.js';
+import { startSupervisedService } from '../tools/supervised-service.js';
 
 const { values } = parseArgs({
   options: {

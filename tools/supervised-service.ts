@@ -1,17 +1,15 @@
 /**
- * The service as a supervised child process for the CI gate and the check tests: restarted on the
- * same port whenever it exits (so `graceful-restart` can drain it with `kill -TERM <pid>` and see it
- * come back), with its data kept across restarts (DATA_DIR for PGlite, or a PostgreSQL database).
- * The pid of the current process is in `pidFile`; `restartCmd` is the shell command that drains it.
+ * The service as a supervised child process for the latency gate (latency-ci.ts, the baseline) and
+ * the check tests: restarted on the same port whenever it exits (so `graceful-restart` can drain it
+ * with `kill -TERM <pid>` and see it come back), with its data kept across restarts (DATA_DIR for
+ * PGlite, or a PostgreSQL database). The pid of the current process is in `pidFile`; `restartCmd` is the shell command that drains it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort } from '../../../service/test/support/postgres-server.js';
-
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+import { freePort } from './free-port.js';
+import { REPO_ROOT, SERVICE_MAIN } from './paths.js';
 
 export interface SupervisedService {
   url: string;
@@ -55,7 +53,7 @@ export async function startSupervisedService(opts: {
   };
   const spawnOnce = () => {
     starts += 1;
-    const c = spawn(process.execPath, ['--import', 'tsx', 'service/src/main.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, ['--import', 'tsx', SERVICE_MAIN], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     c.stdout!.on('data', (b: Buffer) => (out = (out + String(b)).slice(-20_000)));
     c.stderr!.on('data', (b: Buffer) => (out = (out + String(b)).slice(-20_000)));
     writeFileSync(pidFile, String(c.pid));

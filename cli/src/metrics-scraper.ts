@@ -1,24 +1,27 @@
-/** Scrapes /metrics of several instances and keeps each one's recent history (for rates and sparklines). */
+/**
+ * Scrapes /metrics of several instances and keeps each one's recent history (for rates and
+ * sparklines). No timer here: `rtctl top` drives it with the one polling loop (poll.ts).
+ */
 import { createApi } from './api.js';
 import { CliError } from './errors.js';
 import { parsePrometheusText } from './prometheus.js';
 import { computeInstanceView, HISTORY_POINTS, type InstanceView, type Scrape } from './top-model.js';
 
-export interface MetricsPoller {
+export interface MetricsScraper {
   readonly urls: readonly string[];
   /** Scrape every instance once; an instance that fails keeps its history and carries the error. */
-  poll(): Promise<InstanceView[]>;
-  /** The first error of the last poll, as a CliError (for plain output, which stops on it). */
+  scrape(): Promise<InstanceView[]>;
+  /** The first error of the last scrape, as a CliError (for plain output, which stops on it). */
   lastError(): CliError | null;
 }
 
-export function createMetricsPoller(urls: readonly string[], token?: string, keep = HISTORY_POINTS * 2 + 1): MetricsPoller {
+export function createMetricsScraper(urls: readonly string[], token?: string, keep = HISTORY_POINTS * 2 + 1): MetricsScraper {
   const histories = new Map<string, Scrape[]>(urls.map((u) => [u, []]));
   let firstError: CliError | null = null;
   return {
     urls,
     lastError: () => firstError,
-    async poll() {
+    async scrape() {
       firstError = null;
       return Promise.all(
         urls.map(async (url) => {

@@ -17,11 +17,13 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { removePostgres, startPostgres, type PgServer } from '../../../service/test/support/postgres-server.js';
-import { REPO_ROOT, RTCTL } from './run-rtctl.js';
-import { startSupervisedService } from './service-runner.js';
+import { removePostgres, startPostgres, type PgServer } from './postgres-server.js';
+import { REPO_ROOT, RTCTL } from './paths.js';
+import { startSupervisedService } from './supervised-service.js';
 
 const env = process.env;
+/** The summary goes to stdout (rtctl's own output is streamed through as it comes). */
+const out = (line: string) => void process.stdout.write(`${line}\n`);
 const RESULTS = join(REPO_ROOT, 'results');
 const secret = `ci-${randomBytes(24).toString('hex')}`;
 const ci = env.CI === 'true' || env.CI === '1';
@@ -53,14 +55,14 @@ async function runMode(mode: 'embedded' | 'postgres'): Promise<Outcome[]> {
     } catch (err) {
       const why = `PostgreSQL could not be started: ${(err as Error).message}`;
       if (ci) return [{ mode, step: 'latency', code: 1, note: why }];
-      console.log(`\n== ${mode}: skipped (${why})`);
+      out(`\n== ${mode}: skipped (${why})`);
       return [{ mode, step: 'latency', code: 0, note: `skipped: ${why}` }];
     }
   }
   const svc = await startSupervisedService({ secret, name: `ci-${mode}`, databaseUrl: pg?.url });
   const outcomes: Outcome[] = [];
   try {
-    console.log(`\n== ${mode}: rtctl latency against ${svc.url}`);
+    out(`\n== ${mode}: rtctl latency against ${svc.url}`);
     const gate = await rtctl([
       '--url', svc.url, 'latency',
       '--users', env.LATENCY_CI_USERS ?? '20',
@@ -74,7 +76,7 @@ async function runMode(mode: 'embedded' | 'postgres'): Promise<Outcome[]> {
       '--hdr', join(RESULTS, `latency-${mode}.hlog`),
     ]);
     outcomes.push({ mode, step: 'latency', code: gate, note: `results/latency-${mode}.json` });
-    console.log(`\n== ${mode}: rtctl check --all against ${svc.url}`);
+    out(`\n== ${mode}: rtctl check --all against ${svc.url}`);
     const checks = await rtctl([
       '--url', svc.url, 'check', '--all',
       '--restart-cmd', svc.restartCmd,
@@ -103,10 +105,10 @@ async function main(): Promise<number> {
     }
     outcomes.push(...(await runMode(mode)));
   }
-  console.log('\n== latency:ci summary');
-  for (const o of outcomes) console.log(`  ${o.code === 0 ? 'ok  ' : 'FAIL'} ${o.mode.padEnd(9)} ${o.step.padEnd(8)} exit ${o.code} (${MEANING[o.code ?? -1] ?? 'crashed'})  ${o.note}`);
+  out('\n== latency:ci summary');
+  for (const o of outcomes) out(`  ${o.code === 0 ? 'ok  ' : 'FAIL'} ${o.mode.padEnd(9)} ${o.step.padEnd(8)} exit ${o.code} (${MEANING[o.code ?? -1] ?? 'crashed'})  ${o.note}`);
   const failed = outcomes.some((o) => o.code !== 0);
-  console.log(failed ? '  latency:ci FAILED' : '  latency:ci passed');
+  out(failed ? '  latency:ci FAILED' : '  latency:ci passed');
   return failed ? 1 : 0;
 }
 

@@ -7,16 +7,20 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
+import { Command } from 'commander';
+import type { ScenarioRuntime, RuntimeOptions } from '../check/runtime.js';
 import type { Context } from '../context.js';
 import { CliError, ExitCode, usageError } from '../errors.js';
 import { paint } from '../format.js';
-import { BUILTINS } from '../check/builtins.js';
-import { loadScenarioFile, runScenarioFile } from '../check/file.js';
-import { CheckFailure, CheckSkipped, ScenarioRuntime, type RuntimeOptions } from '../check/runtime.js';
 import { junitXml } from '../latency/junit.js';
 import { probeApi, probeHealth } from '../latency/preflight.js';
 import { tokenSource, type TokenSource } from '../latency/tokens.js';
 import { mintToken, resolveSecret } from '../token.js';
+import type { CommandKit } from './command.js';
+
+/** The scenario machinery (the device client, YAML and schema parsing), loaded when a check runs. */
+const loadCheck = () => Promise.all([import('../check/builtins.js'), import('../check/file.js'), import('../check/runtime.js')]);
+type CheckModules = Awaited<ReturnType<typeof loadCheck>>;
 
 export interface CheckOptions {
   all?: boolean;
@@ -33,6 +37,26 @@ export interface CheckOptions {
 export const CheckExit = { PASS: 0, USAGE: 2, COULD_NOT_RUN: 3, FAILED: 4, ALL_SKIPPED: 5, INTERRUPTED: 130 } as const;
 export const CHECK_REPORT_SCHEMA_VERSION = 1;
 
+export const CHECK_HELP = `
+Built-in scenarios (rtctl check --list): reconnect-replay, batch-aggregation, convert-flow,
+isolation, token-expiry, resync, graceful-restart (needs --restart-cmd), job-lifecycle.
+A file (JSON or YAML) describes devices, steps and expectations: see cli/LATENCY.md and
+cli/examples/check-scenario.yaml.
+
+Exit codes:
+  0    every scenario passed (skipped ones do not fail the run)
+  2    usage error (unknown scenario, bad file, no secret)
+  3    could not run (service unreachable, token refused)
+  4    a scenario failed (wrong events, order, count, or too late)
+  5    nothing ran: every selected scenario was skipped (e.g. graceful-restart without --restart-cmd)
+  130  interrupted
+
+Examples:
+  JWT_SECRET=… rtctl check --all --junit results/checks.xml
+  rtctl check batch-aggregation --json
+  rtctl check graceful-restart --restart-cmd 'kill -TERM $(cat /run/rt.pid)'
+  rtctl check ./my-scenario.yaml`;
+
 interface Selected {
   name: string;
   source: 'builtin' | string;
@@ -48,7 +72,7 @@ export interface CheckResult {
   message: string | null;
 }
 
-function select(args: string[], all: boolean): Selected[] {
+function select([{ BUILTINS }, { loadScenarioFile, runScenarioFile }]: CheckModules, args: string[], all: boolean): Selected[] {
   const out: Selected[] = [];
   if (all) for (const b of BUILTINS) out.push({ name: b.name, source: 'builtin', description: b.description, run: b.run });
   for (const arg of args) {
@@ -99,13 +123,15 @@ function writeFile(ctx: Context, what: string, path: string | undefined, text: (
 }
 
 export async function runCheck(ctx: Context, args: string[], opts: CheckOptions): Promise<number> {
+  const modules = await loadCheck();
+  const [{ BUILTINS }, , { CheckFailure, CheckSkipped, ScenarioRuntime }] = modules;
   if (opts.list) {
     for (const b of BUILTINS) ctx.out(ctx.json ? JSON.stringify({ scenario: b.name, description: b.description }) : `${b.name.padEnd(20)} ${b.description}`);
     return CheckExit.PASS;
   }
   const scale = Number(opts.timeoutScale ?? '1');
   if (!(scale > 0 && scale <= 100)) throw usageError(`Invalid --timeout-scale '${opts.timeoutScale}': a factor such as 2`);
-  const selected = select(args, Boolean(opts.all));
+  const selected = select(modules, args, Boolean(opts.all));
   const tokens = cachedTokens(tokenSource({ secret: opts.secret, dev: opts.dev, tokenCmd: opts.tokenCmd, env: ctx.io.env, warn: (l) => ctx.err(l) }));
   let mintShort: RuntimeOptions['mintShort'] = null;
   if (opts.tokenCmd === undefined) {
@@ -190,4 +216,21 @@ export async function runCheck(ctx: Context, args: string[], opts: CheckOptions)
   );
   if (!ctx.json) ctx.out(`${passed} passed, ${failed} failed, ${skipped} skipped${interrupted ? ' (interrupted)' : ''}`);
   return exitCode;
+}
+
+export function checkCommand({ ctxOf, run }: CommandKit): Command {
+  return new Command('check')
+    .description('scripted multi-device scenarios with exact expectations: built-in ones (--list) or a JSON/YAML file')
+    .argument('[scenario...]', 'built-in scenario names or scenario files')
+    .option('--all', 'run every built-in scenario')
+    .option('--list', 'list the built-in scenarios')
+    .option('--junit <file>', 'write JUnit XML here (one test case per scenario)')
+    .option('--out <file>', 'write the JSON report here')
+    .option('--timeout-scale <factor>', 'multiply every time bound (slow shared machines)', '1')
+    .option('--restart-cmd <command>', 'shell command that makes the instance drain and restart (graceful-restart)')
+    .option('--secret <secret>', 'HS256 secret to mint tokens (default: JWT_SECRET)')
+    .option('--dev', "use the service's built-in development secret when JWT_SECRET is unset")
+    .option('--token-cmd <command>', 'shell command printing a token for the user id in $RT_USER (token-expiry needs a secret)')
+    .addHelpText('after', CHECK_HELP)
+    .action(run((cmd) => runCheck(ctxOf(cmd), cmd.args, cmd.opts<CheckOptions>())));
 }

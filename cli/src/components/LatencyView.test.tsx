@@ -1,6 +1,6 @@
 import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
-import type { LiveSnapshot } from './engine.js';
+import type { LiveSnapshot } from '../latency/engine.js';
 import { LatencyView } from './LatencyView.js';
 
 const snap: LiveSnapshot = {

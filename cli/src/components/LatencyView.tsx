@@ -1,8 +1,8 @@
 /** The live `rtctl latency` screen. Pure: renders the LiveSnapshot it is given. */
 import { Box, Text } from 'ink';
 import { formatDuration } from '../format.js';
-import type { LiveSnapshot } from './engine.js';
-import { BUCKETS_MS } from './stats.js';
+import type { LiveSnapshot } from '../latency/engine.js';
+import { BUCKETS_MS } from '../latency/stats.js';
 
 const ms = (v: number | null) => (v === null ? '-' : `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ms`);
 

@@ -1,0 +1,74 @@
+/**
+ * A throwaway PostgreSQL (tests, the latency gate, load tests): initdb + pg_ctl from the machine's
+ * binaries (/usr/lib/postgresql/<version>/bin) in a temp dir, on a free port on 127.0.0.1.
+ * initdb refuses to run as root, so as root the server runs as the `postgres` system user.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './free-port.js';
+
+export function findPgBinDir(): string | null {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return null;
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] ? join(root, versions[0], 'bin') : null;
+}
+
+export interface PgServer {
+  url: string;
+  port: number;
+  dataDir: string;
+  /** Stop the server: `fast` (clean, the default) or `immediate` (like a crash of the server process). */
+  stop(mode?: 'fast' | 'immediate'): void;
+  start(): void;
+}
+
+export async function startPostgres(): Promise<PgServer> {
+  const bin = findPgBinDir();
+  if (!bin) throw new Error('PostgreSQL binaries not found under /usr/lib/postgresql/*/bin (install postgresql)');
+  const isRoot = userInfo().uid === 0;
+  const dir = mkdtempSync(join(tmpdir(), 'rt-pg-'));
+  const dataDir = join(dir, 'data');
+  let uid: number | undefined;
+  let gid: number | undefined;
+  if (isRoot) {
+    const id = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
+    const g = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
+    if (id.status !== 0) throw new Error('Running as root and there is no postgres system user to run initdb as');
+    uid = Number(id.stdout.trim());
+    gid = Number(g.stdout.trim());
+    chownSync(dir, uid, gid);
+    chmodSync(dir, 0o700);
+  }
+  const run = (cmd: string, args: string[]) =>
+    execFileSync(join(bin, cmd), args, { uid, gid, stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, env: { ...process.env, LC_ALL: 'C' } });
+  const port = await freePort();
+  run('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=300`;
+  const start = () => run('pg_ctl', ['-D', dataDir, '-o', opts, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
+  const stop = (mode: 'fast' | 'immediate' = 'fast') => {
+    try {
+      run('pg_ctl', ['-D', dataDir, '-m', mode, '-w', 'stop']);
+    } catch {
+      // already stopped
+    }
+  };
+  start();
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    dataDir,
+    start,
+    stop,
+  };
+}
+
+/** Stop the server and delete its directory. */
+export function removePostgres(server: PgServer): void {
+  server.stop('immediate');
+  rmSync(join(server.dataDir, '..'), { recursive: true, force: true });
+}
