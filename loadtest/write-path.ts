@@ -25,6 +25,7 @@ import pg from 'pg';
 import { composeApp } from '../service/src/compose.js';
 import { loadConfig } from '../service/src/config.js';
 import { createLogger } from '../service/src/log.js';
+import { WRITE_STATEMENTS } from '../service/src/storage/sql-writes.js';
 import { isMain, runMain } from './lib/cli.js';
 
 const BIN = '/usr/lib/postgresql/15/bin';
@@ -250,13 +251,20 @@ async function measure(server: Pg, opts: { writes: number; pgbenchSeconds: numbe
  * pgbench scripts, with literals where the service binds parameters. `legacy-6-statements` is the
  * draft create as the service ran it before the write-path change (BEGIN, the user_logs lock
  * upsert, the draft lookup, the insert, the events CTE, COMMIT; seq computed in SQL here, in
- * TypeScript there).
+ * TypeScript there). `rt_draft_create` is the service's statement now (storage/sql-writes.ts),
+ * without an Idempotency-Key.
  */
 export function pgbenchScripts(): Record<string, string> {
   const user = `'pgb-' || :u`;
   // pgbench reads ":name" as a variable: no colon directly before a word in the JSON.
   const items = JSON.stringify(content().items).replace(/":/g, '": ');
+  const args: Record<number, string> = {
+    1: user, 2: 'NULL', 3: 'NULL', 4: 'NULL', 5: 'gen_random_uuid()', 6: `'bench'`, 7: `'c-1'`, 8: `'Rossi S.p.A.'`,
+    9: `'${items}'`, 10: `'deliver before noon'`, 11: 'now()',
+  };
+  const draftCreate = WRITE_STATEMENTS.draftCreate.text.replace(/\$(\d+)/g, (_, i: string) => args[Number(i)]!);
   return {
+    rt_draft_create: `\\set u random(1, 1000)\n${draftCreate};\n`,
     'legacy-6-statements': `\\set u random(1, 1000)
 BEGIN;
 INSERT INTO user_logs (user_id, epoch) VALUES (${user}, md5(random()::text)) ON CONFLICT (user_id) DO UPDATE SET last_seq = user_logs.last_seq RETURNING epoch, last_seq;

@@ -102,6 +102,12 @@ export interface Storage extends StorageWrites {
   /** Outbox: events after their user's watermark committed before `olderThan`, oldest first. */
   unpublishedEvents(olderThan: Date, limit: number): Promise<StoredEvent[]>;
 
+  /**
+   * Outbox: claim this interval's periodic sweep for this instance; false when another instance
+   * swept less than `everyMs` ago (one sweep per interval across all instances).
+   */
+  claimOutboxSweep(everyMs: number): Promise<boolean>;
+
   /** Maintenance: delete log events committed before `olderThan` (all users). Returns how many. */
   pruneEvents(olderThan: Date): Promise<number>;
   /** Maintenance: delete draft tombstones deleted before `olderThan`. Returns how many. */

@@ -322,6 +322,16 @@ export function createSqlStorage(db: SqlRunner): Storage {
       );
       return rows.map((r) => rowToEvent(String(r.user_id), String(r.epoch), r));
     },
+    async claimOutboxSweep(everyMs) {
+      // No row locked when not claimed: the WHERE is false and nothing is written.
+      const rows = await db.query(
+        `UPDATE outbox_sweeps SET swept_at = now()
+         WHERE id = 1 AND swept_at <= now() - make_interval(secs => $1::float8 / 1000)
+         RETURNING 1`,
+        [everyMs],
+      );
+      return rows.length > 0;
+    },
     async pruneEvents(olderThan) {
       const rows = await db.query('DELETE FROM events WHERE created_at < $1 RETURNING 1', [olderThan.toISOString()]);
       return rows.length;

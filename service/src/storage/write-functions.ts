@@ -440,6 +440,9 @@ export const WRITE_PATH_MIGRATION: readonly string[] = [
   // user_logs is updated on every write: leave room on each page so the update stays HOT (no index
   // entry, no new page).
   'ALTER TABLE user_logs SET (fillfactor = 70)',
+  // The periodic sweep reads user_logs (one narrow row per user): one instance per interval does it.
+  'CREATE TABLE outbox_sweeps (id integer PRIMARY KEY, swept_at timestamptz NOT NULL)',
+  "INSERT INTO outbox_sweeps (id, swept_at) VALUES (1, '-infinity')",
   ...helpers,
   ...drafts,
   ...pending,
