@@ -33,7 +33,7 @@ const SECRET = 'write-path-bench-secret-0123456789-abcdef';
 
 interface Pg {
   url: string;
-  run(cmd: string, args: string[]): string;
+  run(cmd: string, args: string[], env?: Record<string, string>): string;
   remove(): void;
 }
 
@@ -61,8 +61,8 @@ async function startPg(): Promise<Pg> {
     chownSync(dir, uid, gid);
     chmodSync(dir, 0o700);
   }
-  const run = (cmd: string, args: string[]) =>
-    execFileSync(join(BIN, cmd), args, { uid, gid, cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+  const run = (cmd: string, args: string[], env: Record<string, string> = {}) =>
+    execFileSync(join(BIN, cmd), args, { uid, gid, cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', ...env } });
   const port = await freePort();
   const data = join(dir, 'data');
   run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
@@ -229,19 +229,26 @@ async function measure(server: Pg, opts: { writes: number; pgbenchSeconds: numbe
 
   await app.close();
 
-  // pgbench on the same server: the service's draft-create SQL, one user among 1000, a new draft each time.
-  const pgbench: { script: string; tps: number; latencyMs: number }[] = [];
-  for (const [name, sql] of Object.entries(pgbenchScripts())) {
-    const file = join(tmpdir(), `write-path-${name}-${process.pid}.sql`);
-    writeFileSync(file, sql);
-    chmodSync(file, 0o644);
-    const out = server.run('pgbench', ['-n', '-c', '8', '-j', '2', '-M', 'prepared', '-T', String(opts.pgbenchSeconds), '-f', file, server.url]);
-    rmSync(file, { force: true });
-    pgbench.push({
-      script: name,
-      tps: Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? NaN),
-      latencyMs: Number(/latency average = ([\d.]+) ms/.exec(out)?.[1] ?? NaN),
-    });
+  // pgbench on the same server: the service's draft-create SQL, one user among 1000, a new draft
+  // each time. Twice: durable commits (what the service does), then with synchronous_commit off for
+  // pgbench's sessions only, which takes the WAL flush out and leaves the statements' own cost.
+  const pgbench: { script: string; commit: string; tps: number; latencyMs: number }[] = [];
+  for (const commit of ['on', 'off']) {
+    for (const [name, sql] of Object.entries(pgbenchScripts())) {
+      const file = join(tmpdir(), `write-path-${name}-${process.pid}.sql`);
+      writeFileSync(file, sql);
+      chmodSync(file, 0o644);
+      const out = server.run('pgbench', ['-n', '-c', '8', '-j', '2', '-M', 'prepared', '-T', String(opts.pgbenchSeconds), '-f', file, server.url], {
+        PGOPTIONS: `-c synchronous_commit=${commit}`,
+      });
+      rmSync(file, { force: true });
+      pgbench.push({
+        script: name,
+        commit: `synchronous_commit=${commit}`,
+        tps: Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? NaN),
+        latencyMs: Number(/latency average = ([\d.]+) ms/.exec(out)?.[1] ?? NaN),
+      });
+    }
   }
   await admin.end();
   return { figures, throughput, pgbench };
@@ -291,7 +298,9 @@ function print(r: Awaited<ReturnType<typeof writePath>>): void {
   const t = r.throughput;
   console.log(`\nservice, draft creates over HTTP, closed loop, ${t.clients} clients, ${t.seconds} s: ${t.writesPerS.toFixed(0)} writes/s, p50 ${t.p50Ms.toFixed(1)} ms, p99 ${t.p99Ms.toFixed(1)} ms`);
   console.log('\npgbench -n -c 8 -j 2 -M prepared (draft create):');
-  for (const p of r.pgbench) console.log(`  ${p.script.padEnd(24)} ${p.tps.toFixed(0).padStart(6)} tps, latency avg ${p.latencyMs} ms`);
+  for (const p of r.pgbench) {
+    console.log(`  ${p.script.padEnd(22)} ${p.commit.padEnd(23)} ${p.tps.toFixed(0).padStart(6)} tps, latency avg ${p.latencyMs} ms`);
+  }
 }
 
 if (isMain(import.meta.url)) {
