@@ -27,15 +27,15 @@ export function createPostgresRunner(opts: PostgresRunnerOptions): SqlRunner {
   pool.on('error', (err) => opts.onError?.(err));
 
   return {
-    async query<R extends Row = Row>(text: string, params: readonly unknown[] = []) {
-      const res = await pool.query<R>(text, params as unknown[]);
+    async query<R extends Row = Row>(text: string, params: readonly unknown[] = [], queryOpts: { name?: string } = {}) {
+      const res = await pool.query<R>({ text, values: params as unknown[], ...(queryOpts.name ? { name: queryOpts.name } : {}) });
       return res.rows;
     },
     async transaction(fn, txOpts = {}) {
       const client = await pool.connect();
       const q: SqlQuery = {
-        async query<R extends Row = Row>(text: string, params: readonly unknown[] = []) {
-          const res = await client.query<R>(text, params as unknown[]);
+        async query<R extends Row = Row>(text: string, params: readonly unknown[] = [], queryOpts: { name?: string } = {}) {
+          const res = await client.query<R>({ text, values: params as unknown[], ...(queryOpts.name ? { name: queryOpts.name } : {}) });
           return res.rows;
         },
       };

@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Principal } from '../auth.js';
 import type { Draft, DraftItem, PendingOrder } from '../protocol/index.js';
+import type { OrderContent } from '../ports/writes.js';
 import { validate } from '../http/validate.js';
 
 export const deviceIdSchema = z
@@ -61,23 +62,16 @@ export function normalizeItems(items: OrderContentInput['items']): DraftItem[] {
   return items.map((i) => ({ productId: i.productId, quantity: i.quantity, price: i.price ?? null, notes: i.notes ?? null }));
 }
 
-interface Content {
-  customerId: string;
-  customerName: string;
-  items: DraftItem[];
-  notes: string | null;
+/** What the storage compares ("identical content") and stores: items normalized, absent notes as null. */
+export function orderContent(input: OrderContentInput): OrderContent {
+  return {
+    customerId: input.customerId,
+    customerName: input.customerName,
+    items: normalizeItems(input.items),
+    notes: input.notes ?? null,
+    updatedAt: input.updatedAt,
+  };
 }
-
-export function sameContent(a: Content, b: Content): boolean {
-  return (
-    a.customerId === b.customerId &&
-    a.customerName === b.customerName &&
-    (a.notes ?? null) === (b.notes ?? null) &&
-    JSON.stringify(normalizeItems(a.items)) === JSON.stringify(normalizeItems(b.items))
-  );
-}
-
-export const isNewer = (candidate: string, stored: string): boolean => Date.parse(candidate) > Date.parse(stored);
 
 export function principal(ctx: Context): Principal {
   return ctx.state.principal as Principal;

@@ -6,10 +6,10 @@
  * Two pieces, kept apart so the write path can change under them:
  * - `createIdempotencyGuard` (Koa middleware on every write route): validates the header, computes the
  *   request's fingerprint and answers 409/422 for a key that is still running on this instance.
- * - `idempotentWrite` (called by the services): inside the user's unit of work, under the user's
- *   lock, looks the key up (replay or 422) or runs the change and records the key with its response
- *   in the same transaction. A crash therefore never leaves a change without its key or a key
- *   without its change.
+ * - the storage's write (one per write kind; on SQL the server-side functions of
+ *   storage/write-functions.ts): under the user's lock, looks the key up (replay or 422) or runs the
+ *   change and records the key with its response in the same transaction. A crash therefore never
+ *   leaves a change without its key or a key without its change.
  *
  * "In use" across instances: the in-flight set only knows this instance. A repeat that lands on
  * another instance while the first is running waits on the user's row lock in its own unit of work;
@@ -24,7 +24,7 @@ import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import type { Principal } from '../auth.js';
 import { AppError } from '../errors.js';
-import type { Storage, StoredEvent, UserTx } from '../ports/storage.js';
+import type { IdempotencyScope } from '../ports/writes.js';
 import { validate } from './validate.js';
 
 export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
@@ -37,11 +37,7 @@ export const idempotencyKeySchema = z
   .regex(/^[\x20-\x7E]+$/, 'printable ASCII characters only');
 
 /** What a write needs to be idempotent: the key, the request's fingerprint and the oldest record that still counts. */
-export interface IdempotencyScope {
-  key: string;
-  fingerprint: string;
-  notBefore: Date;
-}
+export type { IdempotencyScope };
 
 /** A write's answer: what the route sends. `replayed` when it is the kept answer of an earlier request. */
 export interface Reply<B = unknown> {
@@ -98,32 +94,4 @@ export function createIdempotencyGuard({ ttlMs, now = Date.now }: { ttlMs: numbe
     }
   };
   return { guard, inFlightCount: () => inFlight.size };
-}
-
-/**
- * Run one write in the user's unit of work. Without a scope it is just the write. With one: a live
- * record of the key answers instead of the write (same fingerprint: the kept reply, no change, no
- * event; another fingerprint: 422); otherwise the write runs and its reply is recorded with the key
- * in the same transaction. `fn` builds the whole reply inside the transaction (use `tx.latestSeq()`
- * for the seq it reports), since that is what is kept.
- */
-export async function idempotentWrite<B>(
-  storage: Storage,
-  userId: string,
-  scope: IdempotencyScope | null | undefined,
-  fn: (tx: UserTx) => Promise<{ status: number; body: B }>,
-): Promise<{ reply: Reply<B>; events: StoredEvent[] }> {
-  const { value, events } = await storage.unitOfWork(userId, async (tx): Promise<Reply<B>> => {
-    if (scope) {
-      const kept = await tx.findIdempotencyKey(scope.key, scope.notBefore);
-      if (kept) {
-        if (kept.fingerprint !== scope.fingerprint) throw idempotencyErrors.reused();
-        return { status: kept.status, body: kept.body as B, replayed: true };
-      }
-    }
-    const { status, body } = await fn(tx);
-    if (scope) await tx.saveIdempotencyKey({ key: scope.key, fingerprint: scope.fingerprint, status, body });
-    return { status, body, replayed: false };
-  });
-  return { reply: value, events };
 }

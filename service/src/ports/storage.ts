@@ -1,9 +1,13 @@
 /**
  * Storage port. Every method is scoped to one user: no query can read or change another user's rows.
- * Writes go through `unitOfWork`: the data change, the next per-user `seq` and the `events` rows are
- * committed in one transaction, and the committed events are returned for publishing after commit.
+ * Writes: the data change, the next per-user `seq` and the `events` rows are committed in one
+ * transaction, and the committed events are returned for publishing after commit. The routes' writes
+ * are one method each (ports/writes.ts); `unitOfWork` is the general form (tests, tools).
  */
 import type { Draft, PendingOrder } from '../protocol/index.js';
+import type { StorageWrites } from './writes.js';
+
+export type * from './writes.js';
 
 export interface StoredEvent {
   userId: string;
@@ -11,7 +15,7 @@ export interface StoredEvent {
   epoch: string;
   type: string;
   payload: unknown;
-  /** Commit time, ISO-8601 with milliseconds. */
+  /** The write's time, taken under the user's lock just before commit; ISO-8601 with milliseconds. */
   timestamp: string;
   originDeviceId: string | null;
 }
@@ -61,7 +65,7 @@ export interface UserTx {
   saveIdempotencyKey(record: Omit<IdempotencyRecord, 'createdAt'>): Promise<void>;
 }
 
-export interface Storage {
+export interface Storage extends StorageWrites {
   /** Apply pending migrations. Safe when several instances start at once. */
   migrate(): Promise<void>;
   /** Cheap round trip, for readiness. */
@@ -89,10 +93,20 @@ export interface Storage {
   /** The smallest seq still kept in the user's log, or null when the log is empty. */
   oldestSeq(userId: string): Promise<number | null>;
 
-  /** Outbox: record that these events reached the bus. */
+  /**
+   * Outbox: these events reached the bus. Recorded as a per-user watermark (the highest seq
+   * confirmed), not on the event rows: an unconfirmed event below it was either published by
+   * another instance or is revealed by a later one as a gap that devices and hubs fill from the log.
+   */
   markPublished(keys: readonly { userId: string; seq: number }[]): Promise<void>;
-  /** Outbox: events committed before `olderThan` that never reached the bus, oldest first. */
+  /** Outbox: events after their user's watermark committed before `olderThan`, oldest first. */
   unpublishedEvents(olderThan: Date, limit: number): Promise<StoredEvent[]>;
+
+  /**
+   * Outbox: claim this interval's periodic sweep for this instance; false when another instance
+   * swept less than `everyMs` ago (one sweep per interval across all instances).
+   */
+  claimOutboxSweep(everyMs: number): Promise<boolean>;
 
   /** Maintenance: delete log events committed before `olderThan` (all users). Returns how many. */
   pruneEvents(olderThan: Date): Promise<number>;

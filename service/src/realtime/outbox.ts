@@ -1,8 +1,15 @@
 /**
- * The outbox: every committed event is in the `events` table; this records which ones reached the
- * bus and republishes those that did not (a crash or a bus outage between commit and publish), at
- * start-up and periodically. Republishing is at-least-once; the hub's per-user ordering drops
- * duplicates, so devices still see each event once.
+ * The outbox: every committed event is in the `events` table; this records what reached the bus and
+ * republishes what did not (a crash or a bus outage between commit and publish), at start-up and
+ * periodically. Republishing is at-least-once; the hub's per-user ordering drops duplicates, so
+ * devices still see each event once.
+ *
+ * What reached the bus is a per-user watermark (Storage.markPublished: the highest confirmed seq),
+ * written in one statement per flush, never the event rows again. An event below the watermark that
+ * never reached the bus (its instance died; a later write on another instance was confirmed) is not
+ * lost: the later event reveals it as a gap, which hubs fill from the log (`gapFillMs`) and devices
+ * ask for with RESUME. What only the outbox can deliver are the events after the last confirmed
+ * one, and those are exactly what the sweep reads.
  */
 import type { Logger } from 'pino';
 import type { Storage, StoredEvent } from '../ports/storage.js';
@@ -103,11 +110,19 @@ export function createOutbox(deps: {
     },
     /** Resolves with how many republished events the bus accepted. */
     sweep,
+    /**
+     * Sweep now (start-up: what this instance may have left behind), then every interval when this
+     * instance claims it: the sweep reads every user's watermark, so one instance per interval does.
+     */
     start(): void {
-      const run = () => void sweep().catch((err: unknown) => log.warn({ err }, 'outbox sweep failed'));
-      run();
+      const failed = (err: unknown) => log.warn({ err }, 'outbox sweep failed');
+      void sweep().catch(failed);
       if (options.intervalMs > 0) {
-        sweepTimer = setInterval(run, options.intervalMs);
+        // 0.9: a timer firing a little early still claims its own turn.
+        const periodic = async () => {
+          if (await storage.claimOutboxSweep(options.intervalMs * 0.9)) await sweep();
+        };
+        sweepTimer = setInterval(() => void periodic().catch(failed), options.intervalMs);
         sweepTimer.unref();
       }
     },

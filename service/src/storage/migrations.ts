@@ -3,8 +3,13 @@
  * starting at once apply each one exactly once. Append new ones; never edit an applied one.
  */
 import type { SqlRunner } from './sql-runner.js';
+import { WRITE_PATH_MIGRATION } from './write-functions.js';
 
-export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+/**
+ * `sql` is either statements separated by ';' or, when a statement holds ';' itself (a function
+ * body), the list of statements.
+ */
+export const MIGRATIONS: readonly { version: number; name: string; sql: string | readonly string[] }[] = [
   {
     version: 1,
     name: 'initial',
@@ -86,7 +91,16 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX idempotency_keys_created_at_idx ON idempotency_keys (created_at)
     `,
   },
+  {
+    version: 4,
+    name: 'write-functions',
+    // One server-side function per write kind, and the outbox's published watermark (write-functions.ts).
+    sql: WRITE_PATH_MIGRATION,
+  },
 ];
+
+const statementsOf = (sql: string | readonly string[]): readonly string[] =>
+  typeof sql === 'string' ? sql.split(';').map((s) => s.trim()).filter(Boolean) : sql;
 
 // Arbitrary constant: the advisory lock key of this schema's migrations.
 const MIGRATION_LOCK_KEY = 724_311_905;
@@ -101,7 +115,7 @@ export async function migrate(db: SqlRunner): Promise<number[]> {
     const applied: number[] = [];
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
-      for (const statement of m.sql.split(';').map((s) => s.trim()).filter(Boolean)) {
+      for (const statement of statementsOf(m.sql)) {
         await q.query(statement);
       }
       await q.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);

@@ -5,7 +5,12 @@
 export type Row = Record<string, unknown>;
 
 export interface SqlQuery {
-  query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<R[]>;
+  /**
+   * `opts.name` makes it a named prepared statement where the driver has them (pg): parsed and
+   * planned once per connection, then only bound and executed. The same name must always carry the
+   * same text. Runners without them (PGlite) ignore it.
+   */
+  query<R extends Row = Row>(text: string, params?: readonly unknown[], opts?: { name?: string }): Promise<R[]>;
 }
 
 export interface TransactionOptions {

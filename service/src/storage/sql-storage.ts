@@ -8,6 +8,7 @@ import type { LogHead, NewEvent, Storage, StoredEvent, UserTx } from '../ports/s
 import { findIdempotencyKey, pruneIdempotencyKeys, saveIdempotencyKey } from './idempotency-keys.js';
 import { migrate } from './migrations.js';
 import type { Row, SqlQuery, SqlRunner } from './sql-runner.js';
+import { createSqlWrites } from './sql-writes.js';
 
 const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
 const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));
@@ -106,22 +107,31 @@ async function savePendingOrders(q: SqlQuery, userId: string, orders: readonly P
   );
 }
 
+/**
+ * Append a unit of work's events and advance the head. Their timestamp is the write's time, read
+ * under the user's lock at the end of the transaction (rt_now(), as the write functions do), and
+ * set on the returned events.
+ */
 async function insertEventsAndAdvance(q: SqlQuery, userId: string, events: StoredEvent[]): Promise<void> {
   const values: string[] = [];
   const params: unknown[] = [userId];
   for (const e of events) {
     const b = params.length;
-    values.push(`($1, $${b + 1}, $${b + 2}, $${b + 3}::jsonb, $${b + 4}, $${b + 5})`);
-    params.push(e.seq, e.type, JSON.stringify(e.payload), e.originDeviceId, e.timestamp);
+    values.push(`($${b + 1}::bigint, $${b + 2}::text, $${b + 3}::jsonb, $${b + 4}::text)`);
+    params.push(e.seq, e.type, JSON.stringify(e.payload), e.originDeviceId);
   }
   params.push(events[events.length - 1]!.seq);
-  await q.query(
-    `WITH ins AS (
-       INSERT INTO events (user_id, seq, type, payload, origin_device_id, created_at) VALUES ${values.join(', ')}
+  const rows = await q.query<{ at: string }>(
+    `WITH t AS MATERIALIZED (SELECT rt_now() AS at),
+     ins AS (
+       INSERT INTO events (user_id, seq, type, payload, origin_device_id, created_at)
+       SELECT $1, v.seq, v.type, v.payload, v.origin, t.at FROM t, (VALUES ${values.join(', ')}) AS v(seq, type, payload, origin)
      )
-     UPDATE user_logs SET last_seq = $${params.length} WHERE user_id = $1`,
+     UPDATE user_logs SET last_seq = $${params.length} WHERE user_id = $1
+     RETURNING (SELECT rt_iso(at) FROM t) AS at`,
     params,
   );
+  for (const e of events) e.timestamp = rows[0]!.at;
 }
 
 export function createSqlStorage(db: SqlRunner): Storage {
@@ -143,6 +153,7 @@ export function createSqlStorage(db: SqlRunner): Storage {
   }
 
   return {
+    ...createSqlWrites(db),
     async migrate() {
       await migrate(db);
     },
@@ -194,7 +205,7 @@ export function createSqlStorage(db: SqlRunner): Storage {
               epoch,
               type: e.type,
               payload: e.payload,
-              timestamp: new Date().toISOString(),
+              timestamp: '', // set at the end of the transaction: the write's time, not the append's
               originDeviceId: e.originDeviceId,
             };
             events.push(stored);
@@ -289,21 +300,37 @@ export function createSqlStorage(db: SqlRunner): Storage {
     },
     async markPublished(keys) {
       if (keys.length === 0) return;
+      // One HOT update of the user's log row per user in the batch (published_seq is in no index).
       await db.query(
-        `UPDATE events SET published_at = now()
-         WHERE published_at IS NULL AND (user_id, seq) IN (SELECT * FROM unnest($1::text[], $2::bigint[]))`,
+        `UPDATE user_logs l SET published_seq = k.seq
+         FROM (SELECT u, max(s) AS seq FROM unnest($1::text[], $2::bigint[]) AS x(u, s) GROUP BY u) AS k
+         WHERE l.user_id = k.u AND l.published_seq < k.seq`,
         [keys.map((k) => k.userId), keys.map((k) => k.seq)],
+        { name: 'rt_mark_published' },
       );
     },
     async unpublishedEvents(olderThan, limit) {
+      // The users behind their watermark, then their events after it. A scan of user_logs (a narrow
+      // row per user), not of events: no index on the lag, which would make every write's update of
+      // the log row non-HOT.
       const rows = await db.query(
         `SELECT e.user_id, e.seq, e.type, e.payload, e.origin_device_id, e.created_at, l.epoch
-         FROM events e JOIN user_logs l ON l.user_id = e.user_id
-         WHERE e.published_at IS NULL AND e.created_at < $1
+         FROM user_logs l JOIN events e ON e.user_id = l.user_id AND e.seq > l.published_seq AND e.seq <= l.last_seq
+         WHERE l.last_seq > l.published_seq AND e.created_at < $1
          ORDER BY e.created_at, e.user_id, e.seq LIMIT $2`,
         [olderThan.toISOString(), limit],
       );
       return rows.map((r) => rowToEvent(String(r.user_id), String(r.epoch), r));
+    },
+    async claimOutboxSweep(everyMs) {
+      // No row locked when not claimed: the WHERE is false and nothing is written.
+      const rows = await db.query(
+        `UPDATE outbox_sweeps SET swept_at = now()
+         WHERE id = 1 AND swept_at <= now() - make_interval(secs => $1::float8 / 1000)
+         RETURNING 1`,
+        [everyMs],
+      );
+      return rows.length > 0;
     },
     async pruneEvents(olderThan) {
       const rows = await db.query('DELETE FROM events WHERE created_at < $1 RETURNING 1', [olderThan.toISOString()]);

@@ -6,7 +6,7 @@
 import type { ErpClient } from '../../ports/erp.js';
 import type { JobFailureHandler, SubmitOrderProcessor } from '../../ports/jobs.js';
 import type { Storage } from '../../ports/storage.js';
-import type { Publish } from '../drafts/drafts-service.js';
+import type { Publish } from '../commit.js';
 
 export class UnrecoverableJobError extends Error {
   readonly unrecoverable = true;
@@ -22,10 +22,7 @@ export function createSubmitOrderJob({ storage, publish, erp }: { storage: Stora
     if (!order) throw new UnrecoverableJobError('Order no longer exists');
     if (order.status === 'submitted' && order.erpOrderNumber) return { erpOrderNumber: order.erpOrderNumber };
 
-    const started = await storage.unitOfWork(userId, async (tx) => {
-      tx.appendEvent({ type: 'JOB_STARTED', payload: { jobId: ctx.jobId, orderId, attempt: ctx.attempt }, originDeviceId: deviceId });
-    });
-    publish(started.events);
+    publish(await storage.appendEvent(userId, { type: 'JOB_STARTED', payload: { jobId: ctx.jobId, orderId, attempt: ctx.attempt }, originDeviceId: deviceId }));
     ctx.reportProgress(0, 'sending');
 
     const { erpOrderNumber } = await erp.submitOrder(
@@ -37,36 +34,16 @@ export function createSubmitOrderJob({ storage, publish, erp }: { storage: Stora
       (fraction) => ctx.reportProgress(Math.min(0.99, fraction), 'erp'),
     );
 
-    const done = await storage.unitOfWork(userId, async (tx) => {
-      const [current] = await tx.getPendingOrders([orderId]);
-      tx.appendEvent({ type: 'JOB_COMPLETED', payload: { jobId: ctx.jobId, orderId, erpOrderNumber }, originDeviceId: deviceId });
-      if (!current) return; // deleted while the ERP call ran: the ERP has it, nothing left to update here
-      await tx.savePendingOrders([
-        { ...current, status: 'submitted', erpOrderNumber, serverUpdatedAt: tx.now.toISOString(), version: current.version + 1 },
-      ]);
-      tx.appendEvent({ type: 'ORDER_NUMBERS_RESOLVED', payload: { mappings: [{ orderId, erpOrderNumber }] }, originDeviceId: deviceId });
-      tx.appendEvent({ type: 'PENDING_UPDATED', payload: { orderIds: [orderId], count: 1 }, originDeviceId: deviceId });
-    });
-    publish(done.events);
+    // JOB_COMPLETED; unless the order was deleted while the ERP call ran (the ERP has it, nothing left
+    // to update here), the order `submitted` with its number: ORDER_NUMBERS_RESOLVED, PENDING_UPDATED.
+    publish(await storage.completeSubmission(userId, { orderId, jobId: ctx.jobId, erpOrderNumber, deviceId }));
     ctx.reportProgress(1, 'done');
     return { erpOrderNumber };
   };
 
   const onFailure: JobFailureHandler = async (data, ctx, error, willRetry) => {
     const { userId, orderId, deviceId } = data;
-    const r = await storage.unitOfWork(userId, async (tx) => {
-      tx.appendEvent({
-        type: 'JOB_FAILED',
-        payload: { jobId: ctx.jobId, orderId, error: error.message, attempt: ctx.attempt, willRetry },
-        originDeviceId: deviceId,
-      });
-      if (willRetry) return;
-      const [current] = await tx.getPendingOrders([orderId]);
-      if (!current || current.status !== 'submitting') return;
-      await tx.savePendingOrders([{ ...current, status: 'failed', serverUpdatedAt: tx.now.toISOString(), version: current.version + 1 }]);
-      tx.appendEvent({ type: 'PENDING_UPDATED', payload: { orderIds: [orderId], count: 1 }, originDeviceId: deviceId });
-    });
-    publish(r.events);
+    publish(await storage.failSubmission(userId, { orderId, jobId: ctx.jobId, error: error.message, attempt: ctx.attempt, willRetry, deviceId }));
   };
 
   return { processor, onFailure };
