@@ -23,6 +23,7 @@ import { jsonBody } from './http/body.js';
 import { createClientAssets, defaultClientAssetPaths } from './http/client-assets.js';
 import { errorMiddleware } from './http/errors-middleware.js';
 import { createIdempotencyGuard } from './http/idempotency.js';
+import { createRateLimits } from './http/rate-limit.js';
 import { openRoutes } from './http/open-routes.js';
 import { requestLog } from './http/request-log.js';
 import { createMetrics } from './metrics.js';
@@ -51,6 +52,8 @@ export interface AppDeps {
   busFactory: BusFactory;
   jobQueueFactory: (handlers: JobQueueHandlers) => JobQueue;
   erp: ErpClient;
+  /** Set: the abuse limits count in this Redis, shared by every instance; unset: in memory. */
+  rateLimitRedis?: { url: string; prefix: string };
 }
 
 export interface App {
@@ -129,6 +132,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const drafts = createDraftsService({ storage, publish });
   const pending = createPendingOrdersService({ storage, publish, jobs });
   const idempotency = createIdempotencyGuard({ ttlMs: config.idempotency.ttlMs });
+  const rateLimits = createRateLimits({ config: config.rateLimit, metrics, log, redis: deps.rateLimitRedis });
   const openApiDocument = buildApiDocument();
 
   const koa = new Koa({ proxy: false });
@@ -173,7 +177,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   registerDevRoutes(open, { enabled: config.jwt.usingDevSecret });
 
   const api = new Router();
-  api.use(requireUser(verifyToken, metrics));
+  api.use(requireUser(verifyToken, metrics), rateLimits.writes);
   registerDraftRoutes(api, drafts, idempotency.guard);
   registerPendingOrderRoutes(api, pending, idempotency.guard);
   registerJobRoutes(api, jobs);
@@ -208,6 +212,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     metrics,
     log,
     isDraining: () => draining,
+    beforeUpgrade: rateLimits.beforeUpgrade,
     options: {
       heartbeatMs: config.heartbeatMs,
       tokenExpiryNoticeMs: config.tokenExpiryNoticeMs,
@@ -263,6 +268,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         await outbox.stop();
         await bounded(jobs.close());
         await hub.close();
+        await rateLimits.close();
         await storage.close().catch((err: unknown) => log.warn({ err }, 'storage close failed'));
         log.info('closed');
       })();

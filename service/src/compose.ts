@@ -54,6 +54,7 @@ export async function composeApp(
     instanceId: opts.instanceId,
     storage,
     erp,
+    rateLimitRedis: redisUrl ? { url: redisUrl, prefix: config.redis.prefix } : undefined,
     busFactory: redisUrl
       ? (handlers) => createRedisBus(handlers, { url: redisUrl, log, prefix: config.redis.prefix })
       : createMemoryBus,

@@ -56,6 +56,13 @@ export const envSchema = z.object({
   OUTBOX_INTERVAL_MS: int(5_000, 0),
   OUTBOX_GRACE_MS: int(2_000, 0),
   TEST_PUBLISH_DELAY_MS: int(0, 0),
+  // Abuse limits (http/rate-limit.ts); the README's "Rate limits" explains how the defaults were chosen.
+  RATE_LIMIT_ENABLED: z.enum(['1', '0', 'true', 'false']).default('true'),
+  RATE_LIMIT_WINDOW_MS: int(10_000, 1_000).refine((v) => v % 1_000 === 0, 'must be a whole number of seconds (a multiple of 1000)'),
+  RATE_LIMIT_WRITES_PER_USER: int(1_000, 0),
+  RATE_LIMIT_WRITES_PER_IP: int(20_000, 0),
+  RATE_LIMIT_UPGRADES_PER_USER: int(100, 0),
+  RATE_LIMIT_UPGRADES_PER_IP: int(50_000, 0),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -99,6 +106,17 @@ export interface Config {
   outbox: { intervalMs: number; graceMs: number };
   /** Test-only: delay every publish (proves the latency gate fails when delivery is slow). */
   testPublishDelayMs: number;
+  /** Requests allowed per fixed window and key; 0 turns that one limit off (http/rate-limit.ts). */
+  rateLimit: RateLimitConfig;
+}
+
+export interface RateLimitConfig {
+  enabled: boolean;
+  windowMs: number;
+  writesPerUser: number;
+  writesPerIp: number;
+  upgradesPerUser: number;
+  upgradesPerIp: number;
 }
 
 export class ConfigError extends Error {}
@@ -161,5 +179,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     runWorker: e.RUN_WORKER === 'true',
     outbox: { intervalMs: e.OUTBOX_INTERVAL_MS, graceMs: e.OUTBOX_GRACE_MS },
     testPublishDelayMs: e.TEST_PUBLISH_DELAY_MS,
+    rateLimit: {
+      enabled: e.RATE_LIMIT_ENABLED === '1' || e.RATE_LIMIT_ENABLED === 'true',
+      windowMs: e.RATE_LIMIT_WINDOW_MS,
+      writesPerUser: e.RATE_LIMIT_WRITES_PER_USER,
+      writesPerIp: e.RATE_LIMIT_WRITES_PER_IP,
+      upgradesPerUser: e.RATE_LIMIT_UPGRADES_PER_USER,
+      upgradesPerIp: e.RATE_LIMIT_UPGRADES_PER_IP,
+    },
   };
 }

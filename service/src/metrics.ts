@@ -115,12 +115,19 @@ export function createMetrics(opts: { instanceId: string; collectDefault?: boole
       labelNames: ['state'] as const,
       registers: [registry],
     }),
+    rateLimited: new client.Counter({
+      name: 'rt_rate_limited_total',
+      help: 'Requests refused with 429 by the abuse limits, by kind (write, upgrade) and scope (user, ip)',
+      labelNames: ['kind', 'scope'] as const,
+      registers: [registry],
+    }),
     ready: new client.Gauge({ name: 'rt_ready', help: '1 while the instance accepts traffic, 0 while starting or draining', registers: [registry] }),
   };
   // Known label values start at 0, so increase() sees the first event of each (a counter that
   // appears at 1 has no earlier sample to compare with).
   for (const outcome of ['completed', 'failed', 'retried']) m.jobs.inc({ name: 'submit-order', outcome }, 0);
   for (const reason of ['evicted', 'epoch_changed', 'ahead']) m.resyncs.inc({ reason }, 0);
+  for (const kind of ['write', 'upgrade']) for (const scope of ['user', 'ip']) m.rateLimited.inc({ kind, scope }, 0);
   for (const source of ['buffer', 'log']) {
     m.replays.inc({ source }, 0);
     m.replayedEvents.inc({ source }, 0);

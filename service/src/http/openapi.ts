@@ -44,6 +44,7 @@ function sharedErrors(spec: RouteSpec): Record<string, string> {
     out[413] = 'PAYLOAD_TOO_LARGE: body over MAX_BODY_BYTES';
     out[415] = 'UNSUPPORTED_MEDIA_TYPE: Content-Type must be application/json';
   }
+  if (spec.auth === 'user' && spec.method !== 'get') out[429] = 'RATE_LIMITED: over a per-user or per-address write limit; Retry-After says when to retry';
   if (spec.auth !== 'none') out[503] = 'UNAVAILABLE: database or job queue unreachable; retry';
   return out;
 }

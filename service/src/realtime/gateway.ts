@@ -37,13 +37,20 @@ export interface GatewayOptions {
   restartJitterMs: number;
 }
 
-function refuse(socket: Duplex, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ error: { code, message } });
-  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
+function refuse(socket: Duplex, status: number, code: string, message: string, retryAfterMs?: number): void {
+  const body = JSON.stringify({ error: { code, message, ...(retryAfterMs === undefined ? {} : { details: { retryAfterMs } }) } });
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const retryAfter = retryAfterMs === undefined ? '' : `Retry-After: ${Math.max(1, Math.ceil(retryAfterMs / 1000))}\r\n`;
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retryAfter}Connection: close\r\n\r\n${body}`,
   );
 }
+
+/** Asked once the token is verified, before the handshake (e.g. the abuse limits of http/rate-limit.ts). */
+export type BeforeUpgrade = (
+  req: IncomingMessage,
+  userId: string,
+) => Promise<{ ok: true } | { ok: false; status: number; code: string; message: string; retryAfterMs?: number }>;
 
 export function createGateway(deps: {
   server: Server;
@@ -53,6 +60,7 @@ export function createGateway(deps: {
   log: Logger;
   options: GatewayOptions;
   isDraining: () => boolean;
+  beforeUpgrade?: BeforeUpgrade;
 }) {
   const { hub, verifyToken, metrics, options } = deps;
   const log = deps.log.child({ component: 'gateway' });
@@ -257,6 +265,11 @@ export function createGateway(deps: {
       return refuse(socket, 401, 'UNAUTHORIZED', err instanceof AuthError ? err.message : 'Invalid token');
     }
     if (socket.destroyed) return;
+    const gate = deps.beforeUpgrade ? await deps.beforeUpgrade(req, principal.userId) : { ok: true as const };
+    if (!gate.ok) {
+      metrics.wsRejected.inc({ reason: gate.status === 429 ? 'rate_limited' : 'refused' });
+      return refuse(socket, gate.status, gate.code, gate.message, gate.retryAfterMs);
+    }
     const { deviceId, epoch, lastEventTs } = query.data;
     let lastSeq = query.data.lastSeq;
     let evicted = false;
