@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { createTokenVerifier } from './auth.js';
 import type { Config } from './config.js';
 import { registerAdminRoutes } from './features/admin/admin-routes.js';
+import { createCommit, type Publish } from './features/commit.js';
 import { createDraftsService } from './features/drafts/drafts-service.js';
 import { registerDraftRoutes } from './features/drafts/drafts-routes.js';
 import { registerDevRoutes } from './features/dev/dev-routes.js';
@@ -30,7 +31,7 @@ import { createMetrics } from './metrics.js';
 import type { BusFactory } from './ports/bus.js';
 import type { ErpClient } from './ports/erp.js';
 import type { JobFailureHandler, JobQueue, SubmitOrderJobData, SubmitOrderProcessor } from './ports/jobs.js';
-import type { Storage, StoredEvent } from './ports/storage.js';
+import type { Storage } from './ports/storage.js';
 import { createGateway } from './realtime/gateway.js';
 import { createHub } from './realtime/hub.js';
 import { createMaintenance } from './features/jobs/maintenance.js';
@@ -54,6 +55,8 @@ export interface AppDeps {
   erp: ErpClient;
   /** Set: the abuse limits count in this Redis, shared by every instance; unset: in memory. */
   rateLimitRedis?: { url: string; prefix: string };
+  /** Tests only: wraps the features' publish (e.g. a delay, to prove the latency gate fails when delivery is slow). */
+  decoratePublish?: (publish: Publish) => Publish;
 }
 
 export interface App {
@@ -82,8 +85,6 @@ export async function createApp(deps: AppDeps): Promise<App> {
   await storage.migrate();
 
   const hub = createHub({
-    // The outbox is created below; the hub only calls this after a publish, long after.
-    onPublished: (e) => outbox.published(e),
     storage,
     busFactory: deps.busFactory,
     metrics,
@@ -100,19 +101,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
       replayStallMs: config.ws.replayStallMs,
     },
   });
-  const delay = config.testPublishDelayMs;
-  const publish =
-    delay > 0
-      ? (events: readonly StoredEvent[]) => void setTimeout(() => hub.publishStored(events), delay)
-      : (events: readonly StoredEvent[]) => hub.publishStored(events);
-
-  const outbox = createOutbox({ storage, log, republish: (events) => hub.publishStored(events), options: config.outbox });
+  // One publisher: features commit through it, the outbox republishes through it and hears back.
+  const { publisher } = hub;
+  const outbox = createOutbox({ storage, log, republish: publisher.publish, options: config.outbox });
+  publisher.onPublished(outbox.published);
   outbox.start();
+  const commit = createCommit({ storage, publish: deps.decoratePublish ? deps.decoratePublish(publisher.publish) : publisher.publish });
 
-  const submitJob = createSubmitOrderJob({ storage, publish, erp: deps.erp });
+  const submitJob = createSubmitOrderJob({ storage, commit, erp: deps.erp });
   const progress = createProgressThrottle(
     (userId, jobId, orderId, p, stage, deviceId) =>
-      hub.publishTransient(userId, 'JOB_PROGRESS', { jobId, orderId, progress: p, stage }, deviceId),
+      publisher.publishTransient(userId, 'JOB_PROGRESS', { jobId, orderId, progress: p, stage }, deviceId),
     100,
   );
   const jobs = deps.jobQueueFactory({
@@ -129,8 +128,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     runMaintenance: createMaintenance({ storage, log, retention: config.retention, idempotencyTtlMs: config.idempotency.ttlMs }),
   });
 
-  const drafts = createDraftsService({ storage, publish });
-  const pending = createPendingOrdersService({ storage, publish, jobs });
+  const drafts = createDraftsService({ storage, commit });
+  const pending = createPendingOrdersService({ storage, commit, jobs });
   const idempotency = createIdempotencyGuard({ ttlMs: config.idempotency.ttlMs });
   const rateLimits = createRateLimits({ config: config.rateLimit, metrics, log, redis: deps.rateLimitRedis });
   const openApiDocument = buildApiDocument();

@@ -11,6 +11,7 @@ import { createBullmqJobQueue } from './adapters/jobs-bullmq.js';
 import { createMemoryJobQueue } from './adapters/jobs-memory.js';
 import { createPostgresRunner } from './adapters/sql-postgres.js';
 import type { Config } from './config.js';
+import type { Publish } from './features/commit.js';
 import type { ErpClient } from './ports/erp.js';
 import type { Storage } from './ports/storage.js';
 import type { SqlRunner } from './storage/sql-runner.js';
@@ -29,10 +30,19 @@ async function createEmbeddedRunner(config: Config): Promise<SqlRunner> {
   return createPgliteRunner({ dataDir: config.dataDir });
 }
 
+/**
+ * TEST_PUBLISH_DELAY_MS (test only): every publish after commit waits this long, so the latency
+ * gate's test can prove `rtctl latency` fails against a slow service. A spawned service cannot be
+ * handed a function, hence the variable; it is turned into a decorator here, never in createApp.
+ */
+function delayPublish(ms: number): (publish: Publish) => Publish {
+  return (publish) => (events) => void setTimeout(() => publish(events), ms);
+}
+
 export async function composeApp(
   config: Config,
   log: Logger,
-  opts: { instanceId: string; erp?: ErpClient; storage?: Storage },
+  opts: { instanceId: string; erp?: ErpClient; storage?: Storage; decoratePublish?: (publish: Publish) => Publish },
 ): Promise<{ app: App; storage: Storage }> {
   const storage =
     opts.storage ??
@@ -55,6 +65,7 @@ export async function composeApp(
     storage,
     erp,
     rateLimitRedis: redisUrl ? { url: redisUrl, prefix: config.redis.prefix } : undefined,
+    decoratePublish: opts.decoratePublish ?? (config.testPublishDelayMs > 0 ? delayPublish(config.testPublishDelayMs) : undefined),
     busFactory: redisUrl
       ? (handlers) => createRedisBus(handlers, { url: redisUrl, log, prefix: config.redis.prefix })
       : createMemoryBus,

@@ -6,10 +6,11 @@
  *
  * A transaction's callback runs here and sends its statements one message at a time; the worker
  * holds the one connection for it, so transactions are serialized as with in-process PGlite.
- * If the thread dies, every pending and later call rejects with a connection-class SQLSTATE
- * (08006), which the HTTP layer answers with 503, instead of hanging.
+ * If the thread dies, every pending and later call rejects with the port's StorageUnavailableError
+ * (the HTTP layer answers 503) instead of hanging.
  */
 import type { Worker } from 'node:worker_threads';
+import { StorageUnavailableError } from '../ports/storage.js';
 import type { Row, SqlQuery, SqlRunner } from '../storage/sql-runner.js';
 import { createScratchDir, ensureDataDir, type ScratchDir } from './sql-pglite-datadir.js';
 import { startWorkerThread, workerScriptUrl } from './sql-pglite-launch.js';
@@ -30,9 +31,12 @@ export interface PgliteWorkerRunnerOptions {
   dataDir?: string;
 }
 
-/** Thrown for every call once the worker thread is gone: a "database unreachable" error. */
-export class StorageUnavailableError extends Error {
-  readonly code = '08006'; // connection_failure: isConnectionError() maps it to 503
+/**
+ * Thrown for every call once the worker thread is gone. It also carries connection_failure's
+ * SQLSTATE, as pg reports a lost server, for code that classifies driver errors.
+ */
+export class PgliteWorkerGoneError extends StorageUnavailableError {
+  readonly code = '08006';
   constructor(reason: string) {
     super(`PGlite worker unavailable: ${reason}`);
   }
@@ -52,13 +56,13 @@ export async function createPgliteWorkerRunner(opts: PgliteWorkerRunnerOptions =
   });
   const pending = new Map<number, { resolve: (r: Reply & { ok: true }) => void; reject: (e: Error) => void }>();
   let nextId = 1;
-  let dead: StorageUnavailableError | null = null;
+  let dead: PgliteWorkerGoneError | null = null;
   let closing = false;
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
 
   const fail = (reason: string) => {
     if (dead) return;
-    dead = new StorageUnavailableError(reason);
+    dead = new PgliteWorkerGoneError(reason);
     for (const p of pending.values()) p.reject(dead);
     pending.clear();
     scratch?.remove();
@@ -66,8 +70,8 @@ export async function createPgliteWorkerRunner(opts: PgliteWorkerRunnerOptions =
 
   const ready = new Promise<void>((resolve, reject) => {
     worker.once('message', (n: Notice) => (n.type === 'ready' ? resolve() : reject(fromWireError(n.error))));
-    worker.once('error', (err) => reject(new StorageUnavailableError(`the thread failed to start: ${err.message}`)));
-    worker.once('exit', (code) => reject(new StorageUnavailableError(`the thread exited with code ${code} while starting`)));
+    worker.once('error', (err) => reject(new PgliteWorkerGoneError(`the thread failed to start: ${err.message}`)));
+    worker.once('exit', (code) => reject(new PgliteWorkerGoneError(`the thread exited with code ${code} while starting`)));
   });
   worker.on('error', (err) => fail(`the thread crashed: ${err.message}`));
   worker.on('exit', (code) => fail(closing ? 'closed' : `the thread exited with code ${code}`));

@@ -1,6 +1,10 @@
-/** SqlRunner over PostgreSQL through a `pg` pool. */
+/**
+ * SqlRunner over PostgreSQL through a `pg` pool. A server that is down or restarting, or a dropped
+ * connection, rejects with the port's StorageUnavailableError (sql-unavailable.ts).
+ */
 import pg from 'pg';
-import type { Row, SqlQuery, SqlRunner } from '../storage/sql-runner.js';
+import type { Row, SqlQuery, SqlRunner, TransactionOptions } from '../storage/sql-runner.js';
+import { mapUnavailable } from './sql-unavailable.js';
 
 // int8 (seq, counts) as numbers: seq stays far below 2^53.
 const INT8_OID = 20;
@@ -26,36 +30,43 @@ export function createPostgresRunner(opts: PostgresRunnerOptions): SqlRunner {
   // An idle client that loses its connection emits 'error' on the pool; without a listener it would crash the process.
   pool.on('error', (err) => opts.onError?.(err));
 
-  return {
-    async query<R extends Row = Row>(text: string, params: readonly unknown[] = [], queryOpts: { name?: string } = {}) {
-      const res = await pool.query<R>({ text, values: params as unknown[], ...(queryOpts.name ? { name: queryOpts.name } : {}) });
-      return res.rows;
-    },
-    async transaction(fn, txOpts = {}) {
-      const client = await pool.connect();
-      const q: SqlQuery = {
-        async query<R extends Row = Row>(text: string, params: readonly unknown[] = [], queryOpts: { name?: string } = {}) {
+  async function transaction<T>(fn: (q: SqlQuery) => Promise<T>, txOpts: TransactionOptions): Promise<T> {
+    const client = await pool.connect();
+    const q: SqlQuery = {
+      query<R extends Row = Row>(text: string, params: readonly unknown[] = [], queryOpts: { name?: string } = {}) {
+        return mapUnavailable(async () => {
           const res = await client.query<R>({ text, values: params as unknown[], ...(queryOpts.name ? { name: queryOpts.name } : {}) });
           return res.rows;
-        },
-      };
-      let broken = false;
+        });
+      },
+    };
+    let broken = false;
+    try {
+      await client.query(txOpts.snapshot ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
+      const value = await fn(q);
+      await client.query('COMMIT');
+      return value;
+    } catch (err) {
       try {
-        await client.query(txOpts.snapshot ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
-        const value = await fn(q);
-        await client.query('COMMIT');
-        return value;
-      } catch (err) {
-        try {
-          await client.query('ROLLBACK');
-        } catch {
-          broken = true; // the connection is gone: do not return it to the pool
-        }
-        throw err;
-      } finally {
-        client.release(broken);
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true; // the connection is gone: do not return it to the pool
       }
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  return {
+    query<R extends Row = Row>(text: string, params: readonly unknown[] = [], queryOpts: { name?: string } = {}) {
+      return mapUnavailable(async () => {
+        const res = await pool.query<R>({ text, values: params as unknown[], ...(queryOpts.name ? { name: queryOpts.name } : {}) });
+        return res.rows;
+      });
     },
+    // The connect, BEGIN and COMMIT too: each can meet a server that went away.
+    transaction: (fn, txOpts = {}) => mapUnavailable(() => transaction(fn, txOpts)),
     close: () => pool.end(),
   };
 }

@@ -2,11 +2,12 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
-import { isConnectionError } from '../storage/sql-runner.js';
+import { StorageUnavailableError } from '../ports/storage.js';
 
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  if (isConnectionError(err)) {
+  // The storage adapters raise it for an unreachable database, whatever their driver said.
+  if (err instanceof StorageUnavailableError) {
     return new AppError(503, 'UNAVAILABLE', 'Database unavailable; retry later', { cause: err });
   }
   const status = (err as { status?: unknown }).status;

@@ -9,6 +9,19 @@ import type { StorageWrites } from './writes.js';
 
 export type * from './writes.js';
 
+/**
+ * The database cannot be reached (down, restarting, the connection lost, the PGlite thread gone);
+ * retrying later may succeed, and the writes are safe to retry (DESIGN §12). The adapters raise it
+ * for whatever their driver reports that way, so no caller needs to know driver codes or SQLSTATEs;
+ * the HTTP layer answers 503 UNAVAILABLE.
+ */
+export class StorageUnavailableError extends Error {
+  override readonly name: string = 'StorageUnavailableError';
+  constructor(message = 'Storage unavailable', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 export interface StoredEvent {
   userId: string;
   seq: number;

@@ -1,4 +1,8 @@
-/** One device's socket and its delivery state. Listeners live in the gateway, not per instance. */
+/**
+ * One device's socket and its delivery state: what it was sent (sentSeq), the live frames it queues
+ * while a replay is under way, and the replay frames still in flight (for pacing, see delivery.ts).
+ * Listeners live in the gateway, not per instance.
+ */
 import type { RawData, WebSocket } from 'ws';
 import type { BufferedEvent } from './ring-buffer.js';
 
@@ -6,6 +10,11 @@ import type { BufferedEvent } from './ring-buffer.js';
 export interface Delivery extends Omit<BufferedEvent, 'seq'> {
   seq: number | null;
 }
+
+/** How waiting for a socket to write out its data ended. */
+export type DrainOutcome = 'written' | 'failed' | 'stalled';
+
+const TEXT = { binary: false } as const;
 
 export class Connection {
   /** Highest seq handed to this socket; the next stored event it gets is sentSeq + 1. */
@@ -30,6 +39,14 @@ export class Connection {
   noticeTimer: NodeJS.Timeout | null = null;
   expiryTimer: NodeJS.Timeout | null = null;
   readonly connectedAt = new Date();
+  /** Paced frames (a replay's) handed to ws whose write has not completed yet. */
+  private inFlight = 0;
+  /** Wakes the one waiter of `waitForWrite` when a paced frame's write completes. */
+  private wake: ((written: boolean) => void) | null = null;
+  private readonly onPacedWritten = (err?: Error | null): void => {
+    this.inFlight -= 1;
+    this.wake?.(!err);
+  };
 
   constructor(
     readonly ws: WebSocket,
@@ -40,6 +57,48 @@ export class Connection {
     readonly remoteAddress: string | null,
   ) {
     this.expiresAtMs = expiresAtMs;
+  }
+
+  /** Bytes handed to the socket that the network has not taken yet. */
+  get bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  /** Paced frames still being written: while there are some, `waitForWrite` has something to wait on. */
+  get pacedInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** Send frame bytes (the same Buffer every socket of the user gets). */
+  send(bytes: Buffer | string): void {
+    this.ws.send(bytes, TEXT);
+  }
+
+  /** Send a frame whose write completion is tracked, so a sender can wait for the socket to drain. */
+  sendPaced(bytes: Buffer): void {
+    this.inFlight += 1;
+    this.ws.send(bytes, TEXT, this.onPacedWritten);
+  }
+
+  /** Wait for the next paced frame to be written (or to fail), at most `stallMs`. */
+  waitForWrite(stallMs: number): Promise<DrainOutcome> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve('stalled');
+      }, stallMs);
+      timer.unref();
+      this.wake = (written) => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve(written ? 'written' : 'failed');
+      };
+    });
+  }
+
+  /** Take the live events queued during a sync, oldest first. */
+  takeQueued(): Delivery | undefined {
+    return this.queue.shift();
   }
 
   /** Close once; a socket that does not finish the closing handshake is destroyed after `graceMs`. */

@@ -12,18 +12,16 @@ import type { Storage } from '../../ports/storage.js';
 import type { ConvertReplyBody, IdempotencyScope } from '../../ports/writes.js';
 import { errors } from '../../errors.js';
 import type { Reply } from '../../http/idempotency.js';
-import { createCommit, type Publish } from '../commit.js';
+import type { Commit } from '../commit.js';
 import { orderContent, type OrderContentInput } from '../common.js';
 
-export type { Publish } from '../commit.js';
 export type { ConvertReplyBody, DraftReplyBody } from '../../ports/writes.js';
 
 export interface DraftWrite extends OrderContentInput {
   baseVersion?: number;
 }
 
-export function createDraftsService({ storage, publish }: { storage: Storage; publish: Publish }) {
-  const commit = createCommit(publish);
+export function createDraftsService({ storage, commit }: { storage: Storage; commit: Commit }) {
   return {
     list: (userId: string, includeDeleted: boolean) => storage.listDrafts(userId, { includeDeleted }),
 
@@ -35,22 +33,22 @@ export function createDraftsService({ storage, publish }: { storage: Storage; pu
 
     /** Create, or (same id again) a retry or an upsert: newer applies, identical is a no-op, else 409. */
     create(userId: string, id: string, input: DraftWrite, deviceId: string | null, scope: IdempotencyScope | null = null) {
-      return commit(storage.createDraft(userId, { id, deviceId, content: orderContent(input) }, scope), 'Draft');
+      return commit.reply(storage.createDraft(userId, { id, deviceId, content: orderContent(input) }, scope), 'Draft');
     },
 
     update(userId: string, id: string, input: DraftWrite, deviceId: string | null, scope: IdempotencyScope | null = null) {
       const w = { id, deviceId, content: orderContent(input), ...(input.baseVersion !== undefined ? { baseVersion: input.baseVersion } : {}) };
-      return commit(storage.updateDraft(userId, w, scope), 'Draft');
+      return commit.reply(storage.updateDraft(userId, w, scope), 'Draft');
     },
 
     /** Tombstone. Deleting a deleted draft is a no-op (200, no event). */
     remove(userId: string, id: string, deviceId: string | null, scope: IdempotencyScope | null = null) {
-      return commit(storage.deleteDraft(userId, { id, deviceId }, scope), 'Draft');
+      return commit.reply(storage.deleteDraft(userId, { id, deviceId }, scope), 'Draft');
     },
 
     /** Draft becomes a pending order, in one transaction. Converting again returns the same order, no event. */
     convert(userId: string, id: string, deviceId: string | null, scope: IdempotencyScope | null = null): Promise<Reply<ConvertReplyBody>> {
-      return commit(storage.convertDraft(userId, { id, deviceId }, scope), 'Draft');
+      return commit.reply(storage.convertDraft(userId, { id, deviceId }, scope), 'Draft');
     },
   };
 }

@@ -6,13 +6,13 @@
 import type { ErpClient } from '../../ports/erp.js';
 import type { JobFailureHandler, SubmitOrderProcessor } from '../../ports/jobs.js';
 import type { Storage } from '../../ports/storage.js';
-import type { Publish } from '../commit.js';
+import type { Commit } from '../commit.js';
 
 export class UnrecoverableJobError extends Error {
   readonly unrecoverable = true;
 }
 
-export function createSubmitOrderJob({ storage, publish, erp }: { storage: Storage; publish: Publish; erp: ErpClient }): {
+export function createSubmitOrderJob({ storage, commit, erp }: { storage: Storage; commit: Commit; erp: ErpClient }): {
   processor: SubmitOrderProcessor;
   onFailure: JobFailureHandler;
 } {
@@ -22,7 +22,7 @@ export function createSubmitOrderJob({ storage, publish, erp }: { storage: Stora
     if (!order) throw new UnrecoverableJobError('Order no longer exists');
     if (order.status === 'submitted' && order.erpOrderNumber) return { erpOrderNumber: order.erpOrderNumber };
 
-    publish(await storage.appendEvent(userId, { type: 'JOB_STARTED', payload: { jobId: ctx.jobId, orderId, attempt: ctx.attempt }, originDeviceId: deviceId }));
+    await commit.events(storage.appendEvent(userId, { type: 'JOB_STARTED', payload: { jobId: ctx.jobId, orderId, attempt: ctx.attempt }, originDeviceId: deviceId }));
     ctx.reportProgress(0, 'sending');
 
     const { erpOrderNumber } = await erp.submitOrder(
@@ -36,14 +36,14 @@ export function createSubmitOrderJob({ storage, publish, erp }: { storage: Stora
 
     // JOB_COMPLETED; unless the order was deleted while the ERP call ran (the ERP has it, nothing left
     // to update here), the order `submitted` with its number: ORDER_NUMBERS_RESOLVED, PENDING_UPDATED.
-    publish(await storage.completeSubmission(userId, { orderId, jobId: ctx.jobId, erpOrderNumber, deviceId }));
+    await commit.events(storage.completeSubmission(userId, { orderId, jobId: ctx.jobId, erpOrderNumber, deviceId }));
     ctx.reportProgress(1, 'done');
     return { erpOrderNumber };
   };
 
   const onFailure: JobFailureHandler = async (data, ctx, error, willRetry) => {
     const { userId, orderId, deviceId } = data;
-    publish(await storage.failSubmission(userId, { orderId, jobId: ctx.jobId, error: error.message, attempt: ctx.attempt, willRetry, deviceId }));
+    await commit.events(storage.failSubmission(userId, { orderId, jobId: ctx.jobId, error: error.message, attempt: ctx.attempt, willRetry, deviceId }));
   };
 
   return { processor, onFailure };

@@ -9,7 +9,7 @@ import type { Storage } from '../../ports/storage.js';
 import type { IdempotencyScope, UpsertReplyBody } from '../../ports/writes.js';
 import { AppError, errors } from '../../errors.js';
 import type { Reply } from '../../http/idempotency.js';
-import { createCommit, type Publish } from '../commit.js';
+import type { Commit } from '../commit.js';
 import { orderContent, type OrderContentInput } from '../common.js';
 
 export const MAX_BATCH = 500;
@@ -25,8 +25,7 @@ export interface PendingOrderInput extends OrderContentInput {
   id: string;
 }
 
-export function createPendingOrdersService({ storage, publish, jobs }: { storage: Storage; publish: Publish; jobs: JobQueue }) {
-  const commit = createCommit(publish);
+export function createPendingOrdersService({ storage, commit, jobs }: { storage: Storage; commit: Commit; jobs: JobQueue }) {
   async function stillSubmitting(userId: string, id: string, jobId: string): Promise<boolean> {
     const order = await storage.getPendingOrder(userId, id);
     return order?.status === 'submitting' && order.jobId === jobId;
@@ -50,11 +49,11 @@ export function createPendingOrdersService({ storage, publish, jobs }: { storage
       scope: IdempotencyScope | null = null,
     ): Promise<Reply<UpsertReplyBody>> {
       const normalized = orders.map((o) => ({ id: o.id, deviceId: o.deviceId ?? null, ...orderContent(o) }));
-      return commit(storage.upsertPendingOrders(userId, { deviceId: headerDeviceId, orders: normalized }, scope), 'Pending order');
+      return commit.reply(storage.upsertPendingOrders(userId, { deviceId: headerDeviceId, orders: normalized }, scope), 'Pending order');
     },
 
     remove(userId: string, id: string, deviceId: string | null, scope: IdempotencyScope | null = null): Promise<Reply<{ seq: number }>> {
-      return commit(storage.deletePendingOrder(userId, { id, deviceId }, scope), 'Pending order');
+      return commit.reply(storage.deletePendingOrder(userId, { id, deviceId }, scope), 'Pending order');
     },
 
     /**
@@ -69,7 +68,7 @@ export function createPendingOrdersService({ storage, publish, jobs }: { storage
      * repeat never creates a second job.
      */
     async submit(userId: string, id: string, deviceId: string | null, scope: IdempotencyScope | null = null): Promise<Reply<{ jobId: string }>> {
-      const reply = await commit(storage.submitPendingOrder(userId, { id }, scope), 'Pending order');
+      const reply = await commit.reply(storage.submitPendingOrder(userId, { id }, scope), 'Pending order');
       if (reply.replayed && !(await stillSubmitting(userId, id, reply.body.jobId))) return reply; // its job ran: nothing to recover
       try {
         await jobs.enqueueSubmit({ userId, orderId: id, deviceId }, reply.body.jobId);
