@@ -22,6 +22,7 @@ import { buildApiDocument } from './http/api-routes.js';
 import { requireAdmin, requireUser } from './http/auth-middleware.js';
 import { jsonBody } from './http/body.js';
 import { createClientAssets, defaultClientAssetPaths } from './http/client-assets.js';
+import { answerClientErrors } from './http/client-error.js';
 import { errorMiddleware } from './http/errors-middleware.js';
 import { createIdempotencyGuard } from './http/idempotency.js';
 import { createRateLimits } from './http/rate-limit.js';
@@ -203,6 +204,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
 
   const server = createServer(koa.callback());
+  answerClientErrors(server);
   server.keepAliveTimeout = 5_000;
   const gateway = createGateway({
     server,
