@@ -20,7 +20,7 @@ export const envSchema = z.object({
   DATABASE_URL: optionalString,
   DATABASE_POOL_MAX: int(10, 1),
   DATA_DIR: optionalString,
-  PGLITE_WORKER: z.enum(['1', '0', 'true', 'false']).default('0'),
+  PGLITE_WORKER: z.enum(['1', '0', 'true', 'false']).default('1'),
   JWT_SECRET: optionalString,
   JWT_PUBLIC_KEY: optionalString,
   JWT_JWKS_URL: optionalString.pipe(z.url().optional()),

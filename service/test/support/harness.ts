@@ -10,7 +10,7 @@ import { inject } from 'vitest';
 import { mintToken, TEST_SECRET } from '../../../tools/token.js';
 import type { App } from '../../src/app.js';
 import { composeApp } from '../../src/compose.js';
-import { createPgliteRunner } from '../../src/adapters/sql-pglite.js';
+import { createPgliteWorkerRunner as createPgliteRunner } from '../../src/adapters/sql-pglite-worker.js';
 import { createPostgresRunner } from '../../src/adapters/sql-postgres.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
