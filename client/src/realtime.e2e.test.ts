@@ -69,7 +69,8 @@ describe('device client against the real service', () => {
   it('after a server-side close it reconnects and resumes: nothing lost, nothing twice', async () => {
     const u = user();
     const api = svc.api(u, { deviceId: 'writer' });
-    const d = device({ userId: u, backoff: { initialMs: 400, maxMs: 400 } });
+    // Away long enough for the three writes below to land first, even on a loaded machine.
+    const d = device({ userId: u, backoff: { initialMs: 2_500, maxMs: 2_500 } });
     const r = record(d);
     d.start();
     await d.once('hello');
