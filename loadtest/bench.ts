@@ -1,31 +1,64 @@
 /**
- * `npm run bench`: every scenario at a size that fits a shared 2-core machine in a few minutes, one
- * JSON file and one Markdown summary with SVG plots (loadtest/results/<date>.{json,md}, <date>-*.svg).
+ * `npm run bench`: every scenario, one JSON file and one Markdown summary with SVG plots
+ * (loadtest/results/<date>.{json,md}, <date>-*.svg): the REST scenarios, the peer comparison and
+ * connection scale, then the write path (lib/write-path-parts.ts: pgbench, the service's ceiling on
+ * PostgreSQL with fsync on, e2e delivery and CPU per write, the embedded ceilings, the fair peer)
+ * with the issue's targets met / not met. About 25 minutes at most; Ctrl-C stops every process.
  *
- *   npm run bench [-- --skip-scale] [--connections 10000] [--rest-rate 50] [--rest-seconds 10]
+ *   npm run bench [-- --only pgbench,ceiling,e2e,embedded,fair-peer,rest,peer,scale] [--skip-scale]
+ *                 [--mix create=1] [--connections 10000] [--rest-rate 50] [--rest-seconds 10]
  *                 [--peer-users 200] [--peer-devices 4] [--peer-rate 50]
- *   npm run bench -- --quick     a smoke run of everything in about a minute (figures not meaningful)
+ *   npm run bench -- --quick     a smoke run of everything in a few minutes (figures not meaningful)
+ * `--only write-path` is the five write-path parts; `cpu` is an alias of `e2e` (the CPU figures come
+ * from its 300 writes/s run).
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runConnectionScale, type ScaleReport } from './connection-scale.js';
+import { ensureBuilt } from './lib/build.js';
 import { isMain, RESULTS_DIR, runMain, stamp } from './lib/cli.js';
+import { handleInterrupts, type Interrupt } from './lib/interrupt.js';
 import { printRestReport, runRestScenario, type RestScenarioReport } from './lib/rest-scenario.js';
 import { startService, stopService, storageLabel } from './lib/service.js';
 import { barChart, lineChart, percentileChart } from './lib/svg.js';
+import { runWritePath, WRITE_PATH_PARTS } from './lib/write-path-parts.js';
+import { writePathSections } from './lib/write-path-report.js';
+import { checkTargets, verdict, type TargetCheck, type WritePathReport } from './lib/write-path-targets.js';
 import { printRatios, runPeerComparison, type PeerComparison } from './peer-comparison.js';
 
+/** bench@2: the parts are optional (`--only`): `rest` empty, `peer`/`scale` null when not run; `writePath` and `targets` added. */
 export interface BenchReport {
-  schema: 'archibald-realtime/bench@1';
+  schema: 'archibald-realtime/bench@2';
   date: string;
   machine: { cpus: number; cpuModel: string; memoryGb: number; node: string };
+  /** Storage of the REST scenarios and the peer comparison (the write-path parts name their own). */
   storage: string;
+  parts: string[];
+  quick: boolean;
   rest: RestScenarioReport[];
-  peer: PeerComparison;
+  peer: PeerComparison | null;
   scale: ScaleReport | null;
+  writePath: WritePathReport;
+  targets: TargetCheck[];
   seconds: number;
+}
+
+export const BENCH_PARTS = ['rest', 'peer', 'scale', ...WRITE_PATH_PARTS] as const;
+
+/** `--only` as a set of parts (aliases: write-path = its five parts, cpu = e2e); throws on an unknown name. */
+export function parseParts(only: string | undefined, skipScale = false): Set<string> {
+  const names = only ? only.split(',').map((x) => x.trim()).filter(Boolean) : [...BENCH_PARTS];
+  const parts = new Set<string>();
+  for (const n of names) {
+    if (n === 'write-path') for (const p of WRITE_PATH_PARTS) parts.add(p);
+    else if (n === 'cpu') parts.add('e2e');
+    else if ((BENCH_PARTS as readonly string[]).includes(n)) parts.add(n);
+    else throw new Error(`--only: unknown part '${n}' (parts: ${BENCH_PARTS.join(', ')}, write-path, cpu)`);
+  }
+  if (skipScale) parts.delete('scale');
+  return parts;
 }
 
 const ms = (v: number) => v.toFixed(2);
@@ -42,8 +75,11 @@ export function writeBenchReport(r: BenchReport, dir = RESULTS_DIR): { md: strin
   };
   const lines: string[] = [];
   lines.push(`# Bench ${r.date}`, '');
-  lines.push(`${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGb} GB, Node ${r.machine.node}; storage: ${r.storage}. Load generator and servers share the machine. Took ${Math.round(r.seconds)} s.`, '');
+  const classicStorage = r.rest.length || r.peer ? `; storage of the REST scenarios and the peer comparison: ${r.storage}` : '';
+  lines.push(`${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGb} GB, Node ${r.machine.node}${classicStorage}. Load generator and servers share the machine. Took ${Math.round(r.seconds)} s.`, '');
   lines.push('Latency is always measured from the moment a write was **due** on the writer’s schedule (open loop) to its arrival on an observer device, on one monotonic clock (DESIGN §8).', '');
+  lines.push(`Parts: ${r.parts.join(', ')}${r.quick ? ' (**--quick**: a smoke run, the figures are not meaningful)' : ''}.`, '');
+  lines.push(...writePathSections(r.writePath, r.targets, svg));
 
   if (r.rest.length) {
     const f = svg('rest-fanout', percentileChart('Fan-out latency while REST is loaded (due → observer)', r.rest.map((x) => ({ name: x.scenario, cdf: x.fanout.cdf }))));
@@ -75,8 +111,8 @@ export function writeBenchReport(r: BenchReport, dir = RESULTS_DIR): { md: strin
     lines.push('', 'All times in ms.', '');
   }
 
-  const [ours, theirs] = r.peer.reports;
-  if (ours && theirs) {
+  const [ours, theirs] = r.peer?.reports ?? [];
+  if (r.peer && ours && theirs) {
     const o = r.peer.options;
     const l = svg('peer-latency', percentileChart(`Schedule → arrival at ${o.rate} writes/s, ${o.users} users × ${o.devices} devices`, [
       { name: `archibald-realtime (${ours.database})`, cdf: ours.main.cdf },
@@ -131,11 +167,64 @@ export function writeBenchReport(r: BenchReport, dir = RESULTS_DIR): { md: strin
   return { md, json, svgs: svgs.map(([f]) => join(dir, f)) };
 }
 
-if (isMain(import.meta.url)) runMain('bench', async () => {
+/** The REST scenarios, the peer comparison and connection scale, as before the write-path parts. */
+async function runClassicParts(parts: Set<string>, values: Record<string, string | boolean | undefined>, interrupt: Interrupt) {
+  const q = values.quick === true;
+  const rest: RestScenarioReport[] = [];
+  if (parts.has('rest')) {
+    console.log('== REST scenarios (autocannon) with observers');
+    const svc = await startService({}, 'bench-rest');
+    try {
+      const runs: { kind: 'draft-create' | 'draft-update' | 'pending-batch'; batch?: number }[] = [
+        { kind: 'draft-create' },
+        { kind: 'draft-update' },
+        { kind: 'pending-batch', batch: 1 },
+        { kind: 'pending-batch', batch: 10 },
+        { kind: 'pending-batch', batch: 100 },
+      ];
+      for (const x of runs) {
+        interrupt.check();
+        // 100-order batches at the full rate would be 100× the row writes: cap them at 10 batches/s.
+        const rate = x.batch === 100 ? Math.min(10, Number(values['rest-rate'])) : Number(values['rest-rate']);
+        const r = await runRestScenario({ url: svc.url, ...x, rate, seconds: Number(values['rest-seconds']), observersPerUser: 2 });
+        printRestReport(r, storageLabel());
+        rest.push(r);
+      }
+    } finally {
+      await stopService(svc);
+    }
+  }
+  let peer: PeerComparison | null = null;
+  if (parts.has('peer')) {
+    interrupt.check();
+    console.log('\n== Peer comparison');
+    peer = await runPeerComparison({
+      users: Number(values['peer-users']),
+      devices: Number(values['peer-devices']),
+      rate: Number(values['peer-rate']),
+      seconds: q ? 3 : 10,
+      steps: q ? [100, 400] : [25, 50, 75, 100, 150, 200, 300, 400, 600, 800, 1200, 1600],
+      stepSeconds: q ? 2 : 4,
+    });
+    printRatios(peer);
+  }
+  let scale: ScaleReport | null = null;
+  if (parts.has('scale')) {
+    interrupt.check();
+    console.log('\n== Connection scale');
+    scale = await runConnectionScale({ connections: Number(values.connections), devices: 4, heartbeatMs: 5000, idleSeconds: q ? 5 : 15, writeRate: 100, writeSeconds: q ? 3 : 10, workers: 2 });
+  }
+  return { rest, peer, scale };
+}
+
+const interrupt = isMain(import.meta.url) ? handleInterrupts() : null;
+if (interrupt) runMain('bench', async () => {
   const { values } = parseArgs({
     options: {
+      only: { type: 'string' },
       'skip-scale': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
+      mix: { type: 'string' },
       connections: { type: 'string', default: '10000' },
       'rest-rate': { type: 'string', default: '50' },
       'rest-seconds': { type: 'string', default: '10' },
@@ -145,56 +234,32 @@ if (isMain(import.meta.url)) runMain('bench', async () => {
     },
   });
   if (values.quick) Object.assign(values, { 'rest-rate': '10', 'rest-seconds': '3', 'peer-users': '20', 'peer-devices': '2', 'peer-rate': '50', connections: '1000' });
-  const q = values.quick;
+  const parts = parseParts(values.only, values['skip-scale']);
   const t0 = performance.now();
   const date = stamp();
-  const rest: RestScenarioReport[] = [];
-  console.log('== REST scenarios (autocannon) with observers');
-  const svc = await startService({}, 'bench-rest');
-  try {
-    const runs: { kind: 'draft-create' | 'draft-update' | 'pending-batch'; batch?: number }[] = [
-      { kind: 'draft-create' },
-      { kind: 'draft-update' },
-      { kind: 'pending-batch', batch: 1 },
-      { kind: 'pending-batch', batch: 10 },
-      { kind: 'pending-batch', batch: 100 },
-    ];
-    for (const x of runs) {
-      // 100-order batches at the full rate would be 100× the row writes: cap them at 10 batches/s.
-      const rate = x.batch === 100 ? Math.min(10, Number(values['rest-rate'])) : Number(values['rest-rate']);
-      const r = await runRestScenario({ url: svc.url, ...x, rate, seconds: Number(values['rest-seconds']), observersPerUser: 2 });
-      printRestReport(r, storageLabel());
-      rest.push(r);
-    }
-  } finally {
-    await stopService(svc);
-  }
-  console.log('\n== Peer comparison');
-  const peer = await runPeerComparison({
-    users: Number(values['peer-users']),
-    devices: Number(values['peer-devices']),
-    rate: Number(values['peer-rate']),
-    seconds: q ? 3 : 10,
-    steps: q ? [100, 400] : [25, 50, 75, 100, 150, 200, 300, 400, 600, 800, 1200, 1600],
-    stepSeconds: q ? 2 : 4,
-  });
-  printRatios(peer);
-  let scale: ScaleReport | null = null;
-  if (!values['skip-scale']) {
-    console.log('\n== Connection scale');
-    scale = await runConnectionScale({ connections: Number(values.connections), devices: 4, heartbeatMs: 5000, idleSeconds: q ? 5 : 15, writeRate: 100, writeSeconds: q ? 3 : 10, workers: 2 });
+  // The write-path parts measure the service as production runs it: compiled.
+  if (WRITE_PATH_PARTS.some((p) => p !== 'pgbench' && parts.has(p))) ensureBuilt();
+  const classic = await runClassicParts(parts, values, interrupt);
+  const writePath = await runWritePath(parts, { quick: values.quick, mix: values.mix }, interrupt);
+  const targets = checkTargets(writePath);
+  if (WRITE_PATH_PARTS.some((p) => parts.has(p))) {
+    console.log('\n== Write-path targets');
+    for (const t of targets) console.log(`  ${verdict(t).padEnd(12)} ${t.target}: ${t.figure}`);
   }
   const cpu = cpus();
   const report: BenchReport = {
-    schema: 'archibald-realtime/bench@1',
+    schema: 'archibald-realtime/bench@2',
     date,
     machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
     storage: storageLabel(),
-    rest,
-    peer,
-    scale,
+    parts: [...parts],
+    quick: values.quick,
+    ...classic,
+    writePath,
+    targets,
     seconds: (performance.now() - t0) / 1000,
   };
   const out = writeBenchReport(report);
+  interrupt.dispose();
   console.log(`\nwrote ${out.json}\nwrote ${out.md}\n${out.svgs.map((s) => `wrote ${s}`).join('\n')}`);
-});
+}, interrupt);

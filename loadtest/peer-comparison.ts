@@ -49,7 +49,8 @@ export interface PeerComparison {
   ratios: { metric: string; ours: number | null; socketio: number | null; ratio: number | null }[];
 }
 
-async function measure(make: () => Promise<Target>, database: string, o: PeerOptions, log: (s: string) => void): Promise<PeerReport> {
+/** One target through the multi-device scenario: connect, the main rate, then the steps until one fails. */
+export async function measurePeer(make: () => Promise<Target>, database: string, o: PeerOptions, log: (s: string) => void): Promise<PeerReport> {
   const target = await make();
   try {
     const setup = await connectMultiDevice(target, o.users, o.devices);
@@ -91,8 +92,8 @@ async function measure(make: () => Promise<Target>, database: string, o: PeerOpt
 }
 
 export async function runPeerComparison(o: PeerOptions, log: (s: string) => void = console.log): Promise<PeerComparison> {
-  const ours = await measure(() => ourService(), process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite in memory, every write committed', o, log);
-  const theirs = await measure(socketIoPeer, 'none: broadcast only', o, log);
+  const ours = await measurePeer(() => ourService(), process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite in memory, every write committed', o, log);
+  const theirs = await measurePeer(() => socketIoPeer(), 'none: broadcast only', o, log);
   const row = (metric: string, a: number | null, b: number | null) => ({ metric, ours: a, socketio: b, ratio: a !== null && b !== null && b !== 0 ? round(a / b) : null });
   const ratios = [
     row('p50 ms', ours.main.latency.p50, theirs.main.latency.p50),

@@ -15,7 +15,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,7 @@ import { loadConfig } from '../service/src/config.js';
 import { createLogger } from '../service/src/log.js';
 import { WRITE_STATEMENTS } from '../service/src/storage/sql-writes.js';
 import { isMain, runMain } from './lib/cli.js';
+import { runPgbench } from './lib/pgbench.js';
 
 const BIN = '/usr/lib/postgresql/15/bin';
 const SECRET = 'write-path-bench-secret-0123456789-abcdef';
@@ -234,20 +235,9 @@ async function measure(server: Pg, opts: { writes: number; pgbenchSeconds: numbe
   // pgbench's sessions only, which takes the WAL flush out and leaves the statements' own cost.
   const pgbench: { script: string; commit: string; tps: number; latencyMs: number }[] = [];
   for (const commit of ['on', 'off']) {
-    for (const [name, sql] of Object.entries(pgbenchScripts())) {
-      const file = join(tmpdir(), `write-path-${name}-${process.pid}.sql`);
-      writeFileSync(file, sql);
-      chmodSync(file, 0o644);
-      const out = server.run('pgbench', ['-n', '-c', '8', '-j', '2', '-M', 'prepared', '-T', String(opts.pgbenchSeconds), '-f', file, server.url], {
-        PGOPTIONS: `-c synchronous_commit=${commit}`,
-      });
-      rmSync(file, { force: true });
-      pgbench.push({
-        script: name,
-        commit: `synchronous_commit=${commit}`,
-        tps: Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? NaN),
-        latencyMs: Number(/latency average = ([\d.]+) ms/.exec(out)?.[1] ?? NaN),
-      });
+    for (const [name, script] of Object.entries(pgbenchScripts())) {
+      const r = await runPgbench({ url: server.url, script, clients: 8, seconds: opts.pgbenchSeconds, env: { PGOPTIONS: `-c synchronous_commit=${commit}` } });
+      pgbench.push({ script: name, commit: `synchronous_commit=${commit}`, tps: r.tps, latencyMs: r.latencyMs });
     }
   }
   await admin.end();

@@ -2,6 +2,8 @@
  * A throwaway PostgreSQL (tests, the latency gate, load tests): initdb + pg_ctl from the machine's
  * binaries (/usr/lib/postgresql/<version>/bin) in a temp dir, on a free port on 127.0.0.1.
  * initdb refuses to run as root, so as root the server runs as the `postgres` system user.
+ * Tests run it with fsync off (fast, not crash-safe); `durable: true` keeps PostgreSQL's production
+ * defaults (fsync, synchronous_commit, full_page_writes on) for benchmarks of the write path.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -27,7 +29,12 @@ export interface PgServer {
   start(): void;
 }
 
-export async function startPostgres(): Promise<PgServer> {
+export interface StartPostgresOptions {
+  /** fsync, synchronous_commit and full_page_writes on (production settings) instead of off. */
+  durable?: boolean;
+}
+
+export async function startPostgres(options: StartPostgresOptions = {}): Promise<PgServer> {
   const bin = findPgBinDir();
   if (!bin) throw new Error('PostgreSQL binaries not found under /usr/lib/postgresql/*/bin (install postgresql)');
   const isRoot = userInfo().uid === 0;
@@ -48,7 +55,8 @@ export async function startPostgres(): Promise<PgServer> {
     execFileSync(join(bin, cmd), args, { uid, gid, stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, env: { ...process.env, LC_ALL: 'C' } });
   const port = await freePort();
   run('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=300`;
+  const safety = options.durable ? '-c fsync=on -c synchronous_commit=on -c full_page_writes=on' : '-c fsync=off -c full_page_writes=off';
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 ${safety} -c max_connections=300`;
   const start = () => run('pg_ctl', ['-D', dataDir, '-o', opts, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
   const stop = (mode: 'fast' | 'immediate' = 'fast') => {
     try {

@@ -1,9 +1,12 @@
 /**
  * The real service as a child process (`service/src/main.ts`, or the job `worker.ts`), on a free
  * port, signed with TEST_SECRET unless `env.JWT_SECRET` says otherwise, so a test or a load test can
- * kill -9 it. Resolves once /readyz answers (the worker: once it says it runs).
+ * kill -9 it. Resolves once /readyz answers (the worker: once it says it runs). `built: true` runs
+ * the compiled service (`node dist/service/src/main.js`, what production runs; `npm run build`
+ * first) instead of the sources through tsx.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { freePort } from './free-port.js';
 import { REPO_ROOT, SERVICE_MAIN, SERVICE_WORKER } from './paths.js';
 import { TEST_SECRET } from './token.js';
@@ -20,12 +23,15 @@ export interface ServiceProcess {
 export async function spawnService(
   env: Record<string, string>,
   instanceId: string,
-  opts: { entry?: 'main' | 'worker' } = {},
+  opts: { entry?: 'main' | 'worker'; built?: boolean } = {},
 ): Promise<ServiceProcess> {
   const port = await freePort();
   let out = '';
   const entry = opts.entry ?? 'main';
-  const proc = spawn(process.execPath, ['--import', 'tsx', entry === 'main' ? SERVICE_MAIN : SERVICE_WORKER], {
+  const args = opts.built
+    ? [join(REPO_ROOT, 'dist', 'service', 'src', `${entry}.js`)]
+    : ['--import', 'tsx', entry === 'main' ? SERVICE_MAIN : SERVICE_WORKER];
+  const proc = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH ?? '',

@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Interrupted, type Interrupt } from './interrupt.js';
 
 export const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'results');
 
@@ -24,10 +25,15 @@ export function stamp(d = new Date()): string {
   return d.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
 }
 
-export function runMain(name: string, fn: () => Promise<void>): void {
+/** Runs a scenario's main; with `interrupt`, any failure after a Ctrl-C counts as the interruption (exit 130). */
+export function runMain(name: string, fn: () => Promise<void>, interrupt?: Interrupt): void {
   fn().then(
     () => process.exit(0),
     (err: unknown) => {
+      if (err instanceof Interrupted || interrupt?.signal.aborted) {
+        console.error(`${name}: interrupted; every process it started is stopped`);
+        process.exit(130);
+      }
       console.error(`${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       process.exit(1);
     },

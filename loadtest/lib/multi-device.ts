@@ -28,11 +28,11 @@ export interface Target {
 
 const DRAFT = { customerId: 'C-1', customerName: 'Bench Srl', items: [{ productId: 'P-1', quantity: 2, price: 10.5 }] };
 
-/** Our service, as a child process (embedded PGlite unless DATABASE_URL). */
-export async function ourService(env: Record<string, string> = {}): Promise<Target> {
-  const svc = await startService(env, 'peer-cmp');
+/** Our service, as a child process (embedded PGlite unless DATABASE_URL; `built`: dist/, see lib/build.ts). */
+export async function ourService(env: Record<string, string> = {}, opts: { built?: boolean; name?: string } = {}): Promise<Target> {
+  const svc = await startService(env, 'peer-cmp', { built: opts.built });
   return {
-    name: 'archibald-realtime',
+    name: opts.name ?? 'archibald-realtime',
     url: svc.url,
     pid: svc.proc.pid!,
     memoryFile: svc.memoryFile,
@@ -54,12 +54,12 @@ export async function ourService(env: Record<string, string> = {}): Promise<Targ
   };
 }
 
-/** The Socket.IO peer (loadtest/peers/socketio-server.ts) as a child process. */
-export async function socketIoPeer(): Promise<Target> {
+/** The Socket.IO peer (loadtest/peers/socketio-server.ts) as a child process; DATABASE_URL in `env` makes it commit each write first. */
+export async function socketIoPeer(env: Record<string, string> = {}, name = 'socket.io'): Promise<Target> {
   const port = await freePort();
   const gc = gcEnv();
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'loadtest/peers/socketio-server.ts'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: String(port), JWT_SECRET: TEST_SECRET, ...gc },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: String(port), JWT_SECRET: TEST_SECRET, ...gc, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -74,7 +74,7 @@ export async function socketIoPeer(): Promise<Target> {
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
-    name: 'socket.io',
+    name,
     url,
     pid: child.pid!,
     memoryFile: gc.LOADTEST_MEMORY_FILE,

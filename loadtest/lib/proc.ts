@@ -1,5 +1,5 @@
 /** Process figures from /proc (Linux): resident memory and CPU time of a child we started. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,4 +87,71 @@ export async function gcMemory(pid: number, memoryFile: string | undefined): Pro
     }
   }
   return { rssKb: await settledRss(pid), liveKb };
+}
+
+/** utime + stime and cutime + cstime (fields 14–17 of /proc/<pid>/stat) in seconds, and the parent pid. */
+function statOf(pid: number): { ppid: number; own: number; children: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const n = (i: number) => Number(rest[i]) / 100;
+    return { ppid: Number(rest[1]), own: n(11) + n(12), children: n(13) + n(14) };
+  } catch {
+    return null;
+  }
+}
+
+type ProcessTable = Map<number, { ppid: number; own: number; children: number }>;
+
+function processTable(): ProcessTable {
+  const table: ProcessTable = new Map();
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    const s = statOf(pid);
+    if (s) table.set(pid, s);
+  }
+  return table;
+}
+
+function subtree(table: ProcessTable, rootPid: number): number[] {
+  const byParent = new Map<number, number[]>();
+  for (const [pid, s] of table) byParent.set(s.ppid, [...(byParent.get(s.ppid) ?? []), pid]);
+  const out: number[] = [];
+  const visit = (pid: number) => {
+    for (const c of byParent.get(pid) ?? []) {
+      out.push(c);
+      visit(c);
+    }
+  };
+  visit(rootPid);
+  return out;
+}
+
+/**
+ * CPU seconds of a process tree: every live process under `rootPid` (itself included), each with
+ * the CPU of its children that already exited (cutime/cstime, which the kernel adds to a parent
+ * when it reaps a child). So a PostgreSQL backend that ends during a phase is still counted, by its
+ * postmaster. Threads (a worker thread's PGlite) are in their process's figures. Null when the root is gone.
+ */
+export function treeCpuSeconds(rootPid: number): number | null {
+  const table = processTable();
+  const root = table.get(rootPid);
+  if (!root) return null;
+  return [rootPid, ...subtree(table, rootPid)].reduce((sum, pid) => sum + table.get(pid)!.own + table.get(pid)!.children, 0);
+}
+
+/** The postmaster's pid: the first line of `<dataDir>/postmaster.pid` (null when not running). */
+export function postmasterPid(dataDir: string): number | null {
+  try {
+    const pid = Number(readFileSync(`${dataDir}/postmaster.pid`, 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Every live descendant of `rootPid` (parents before their children), from /proc. */
+export function descendants(rootPid = process.pid): number[] {
+  return subtree(processTable(), rootPid);
 }

@@ -11,7 +11,7 @@ export type { ServiceProcess };
  * Embedded (PGlite, in memory) unless DATABASE_URL is set; quiet logs so logging is not measured;
  * a full GC on SIGUSR2 for memory figures (gc-preload.mjs).
  */
-export async function startService(env: Record<string, string> = {}, name = 'bench'): Promise<ServiceProcess & { memoryFile: string }> {
+export async function startService(env: Record<string, string> = {}, name = 'bench', opts: { built?: boolean } = {}): Promise<ServiceProcess & { memoryFile: string }> {
   const gc = gcEnv();
   const svc = await spawnService(
     {
@@ -22,6 +22,7 @@ export async function startService(env: Record<string, string> = {}, name = 'ben
       ...env,
     },
     name,
+    opts,
   );
   return Object.assign(svc, { memoryFile: gc.LOADTEST_MEMORY_FILE! });
 }

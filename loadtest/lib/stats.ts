@@ -6,6 +6,7 @@
  * runaway value never throws.
  */
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import { decodeHistogram } from '../../cli/src/latency/stats.js';
 
 export interface LatencySummary {
   count: number;
@@ -18,6 +19,9 @@ export interface LatencySummary {
 }
 
 const MAX_US = 3_600_000_000;
+
+/** The percentiles a drawn CDF is sampled at. */
+const CDF_PERCENTILES = [0.1, 1, 5, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 92.5, 95, 97, 98, 99, 99.5, 99.9, 99.95, 99.99];
 
 export class LatencyHistogram {
   private readonly h: RecordableHistogram = createHistogram({ lowest: 1, highest: MAX_US, figures: 3 });
@@ -56,11 +60,20 @@ export class LatencyHistogram {
    */
   cdf(): [number, number][] {
     if (this.h.count === 0) return [];
-    const ps = [0.1, 1, 5, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 92.5, 95, 97, 98, 99, 99.5, 99.9, 99.95, 99.99];
-    const pts: [number, number][] = ps.map((p) => [this.percentileMs(p), p / 100]);
+    const pts: [number, number][] = CDF_PERCENTILES.map((p) => [this.percentileMs(p), p / 100]);
     pts.push([this.h.max / 1000, 1]);
     return pts;
   }
+}
+
+/** The same CDF points from an encoded HdrHistogram in µs (rtctl's `deliveryHistogram`). */
+export function cdfOfEncoded(encoded: string | null): [number, number][] {
+  if (!encoded) return [];
+  const h = decodeHistogram(encoded);
+  if (h.totalCount === 0) return [];
+  const pts: [number, number][] = CDF_PERCENTILES.map((p) => [Math.min(h.getValueAtPercentile(p), h.maxValue) / 1000, p / 100]);
+  pts.push([h.maxValue / 1000, 1]);
+  return pts;
 }
 
 export function round(x: number, digits = 2): number {

@@ -4,22 +4,27 @@
  * - A socket authenticates with a JWT (HS256, `auth: { token }` in the handshake) and joins the room
  *   of its user (`u:<sub>`); `connectionStateRecovery` is on (Socket.IO's own missed-packet replay).
  * - `POST /api/drafts` (Bearer JWT, JSON draft body) broadcasts `DRAFT_CREATED { draftId, draft }`
- *   to the user's room and answers 201. NO database: nothing is stored, there is no per-user sequence,
- *   no transaction and no outbox; compare it knowing that our service commits every write first.
+ *   to the user's room and answers 201. By default NO database: nothing is stored, there is no
+ *   per-user sequence, no transaction and no outbox; compare it knowing that our service commits
+ *   every write first.
+ * - With DATABASE_URL (the fair peer), each POST first commits the service's own draft create on
+ *   that PostgreSQL (peers/pg-draft-writer.ts: the same `rt_draft_create` transaction, seq and
+ *   replay log included), then emits the events it appended to the user's room, then answers 201.
  *
- *   PORT=3100 JWT_SECRET=… npx tsx loadtest/peers/socketio-server.ts   (prints "listening <port>")
+ *   PORT=3100 JWT_SECRET=… [DATABASE_URL=postgres://…] npx tsx loadtest/peers/socketio-server.ts   (prints "listening <port>")
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { jwtVerify } from 'jose';
 import { Server } from 'socket.io';
 import { isMain } from '../lib/cli.js';
+import { createPgDraftWriter, type PgDraftWriter } from './pg-draft-writer.js';
 
 export interface SocketIoPeer {
   url: string;
   close(): Promise<void>;
 }
 
-export async function startSocketIoPeer(opts: { port: number; host?: string; secret: string }): Promise<SocketIoPeer> {
+export async function startSocketIoPeer(opts: { port: number; host?: string; secret: string; writer?: PgDraftWriter }): Promise<SocketIoPeer> {
   const key = new TextEncoder().encode(opts.secret);
   const userOf = async (token: unknown): Promise<string | null> => {
     if (typeof token !== 'string') return null;
@@ -44,14 +49,21 @@ export async function startSocketIoPeer(opts: { port: number; host?: string; sec
     if (!user) return send(res, 401, { error: { code: 'UNAUTHORIZED' } });
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    const rawBody = Buffer.concat(chunks).toString('utf8');
     let draft: { id?: unknown };
     try {
-      draft = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id?: unknown };
+      draft = JSON.parse(rawBody) as { id?: unknown };
     } catch {
       return send(res, 400, { error: { code: 'BAD_JSON' } });
     }
     if (typeof draft.id !== 'string') return send(res, 400, { error: { code: 'VALIDATION_FAILED' } });
-    const deviceId = req.headers['x-device-id'] ?? null;
+    const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : null);
+    const deviceId = header('x-device-id');
+    if (opts.writer) {
+      const events = await opts.writer.create({ userId: user, deviceId, idempotencyKey: header('idempotency-key'), rawBody, body: { ...draft, id: draft.id } });
+      for (const e of events) io.to(`u:${user}`).emit('event', { type: e.type, seq: e.seq, payload: e.payload, timestamp: e.timestamp, originDeviceId: e.originDeviceId });
+      return send(res, 201, { id: draft.id, seq: events.at(-1)?.seq ?? null });
+    }
     io.to(`u:${user}`).emit('event', {
       type: 'DRAFT_CREATED',
       payload: { draftId: draft.id, draft, deviceId },
@@ -92,6 +104,7 @@ export async function startSocketIoPeer(opts: { port: number; host?: string; sec
       await new Promise<void>((resolve) => {
         void io.close(() => resolve());
       });
+      await opts.writer?.close();
     },
   };
 }
@@ -102,7 +115,8 @@ if (isMain(import.meta.url)) {
     console.error('socketio-server: JWT_SECRET is required');
     process.exit(1);
   }
-  startSocketIoPeer({ port: Number(process.env.PORT ?? 3100), secret }).then(
+  const writer = process.env.DATABASE_URL ? createPgDraftWriter(process.env.DATABASE_URL) : undefined;
+  startSocketIoPeer({ port: Number(process.env.PORT ?? 3100), secret, writer }).then(
     (peer) => {
       console.log(`listening ${new URL(peer.url).port}`);
       const stop = () => void peer.close().then(() => process.exit(0));

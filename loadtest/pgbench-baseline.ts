@@ -1,0 +1,62 @@
+/**
+ * What PostgreSQL alone does with the service's write: pgbench (`-n -c 8 -j 2 -M prepared`) running
+ * the service's own draft-create SQL (the `rt_draft_create` call of storage/sql-writes.ts, script
+ * from write-path.ts) on a throwaway PostgreSQL with fsync on, migrated by the service's migrations.
+ * Also PostgreSQL's CPU per transaction (every postgres process, from /proc, over the run), the
+ * figure the service's PostgreSQL CPU per write is compared with.
+ *
+ *   npx tsx loadtest/pgbench-baseline.ts [--seconds 15] [--clients 8]
+ */
+import { parseArgs } from 'node:util';
+import { isMain, runMain, writeResult } from './lib/cli.js';
+import { handleInterrupts, type Interrupt } from './lib/interrupt.js';
+import { runPgbench } from './lib/pgbench.js';
+import { treeCpuSeconds } from './lib/proc.js';
+import { startDatabase } from './lib/stack.js';
+import { pgbenchScripts } from './write-path.js';
+
+export interface PgbenchBaseline {
+  script: 'rt_draft_create';
+  settings: string;
+  clients: number;
+  seconds: number;
+  tps: number;
+  latencyMs: number;
+  transactions: number;
+  failed: number;
+  /** CPU of every postgres process over the run, per transaction (null when /proc was not readable). */
+  postgresCpuMsPerTx: number | null;
+}
+
+export async function runPgbenchBaseline(o: { seconds: number; clients: number }, interrupt: Interrupt): Promise<PgbenchBaseline> {
+  const db = await startDatabase(interrupt, { migrate: true });
+  try {
+    const pid = db.postmasterPid();
+    const before = pid === null ? null : treeCpuSeconds(pid);
+    const r = await runPgbench({ url: db.url, script: pgbenchScripts().rt_draft_create!, clients: o.clients, seconds: o.seconds, signal: interrupt.signal });
+    const after = pid === null ? null : treeCpuSeconds(pid);
+    return {
+      script: 'rt_draft_create',
+      settings: 'fsync=on, synchronous_commit=on, full_page_writes=on (defaults otherwise)',
+      clients: o.clients,
+      seconds: o.seconds,
+      ...r,
+      postgresCpuMsPerTx: before === null || after === null || !r.transactions ? null : ((after - before) * 1000) / r.transactions,
+    };
+  } finally {
+    db.stop();
+  }
+}
+
+export const describePgbench = (p: PgbenchBaseline): string =>
+  `pgbench -n -c ${p.clients} -M prepared, ${p.script}, ${p.seconds} s, ${p.settings}: ${p.tps.toFixed(0)} tps, latency avg ${p.latencyMs} ms, ${p.transactions} transactions (${p.failed} failed); PostgreSQL CPU ${p.postgresCpuMsPerTx?.toFixed(3) ?? '-'} ms per transaction`;
+
+if (isMain(import.meta.url)) {
+  const interrupt = handleInterrupts();
+  runMain('pgbench-baseline', async () => {
+    const { values } = parseArgs({ options: { seconds: { type: 'string', default: '15' }, clients: { type: 'string', default: '8' } } });
+    const r = await runPgbenchBaseline({ seconds: Number(values.seconds), clients: Number(values.clients) }, interrupt);
+    console.log(describePgbench(r));
+    console.log(`results: ${writeResult('pgbench-baseline', r)}`);
+  }, interrupt);
+}
