@@ -24,10 +24,13 @@ export type RateLimitScope = 'user' | 'ip';
 export type RateLimitDecision = { ok: true } | { ok: false; kind: RateLimitKind; scope: RateLimitScope; retryAfterMs: number; message: string };
 
 /**
- * Redis store: no offline queue and a short command timeout, so a Redis that is down or hung makes
- * the limiter fall back to memory within milliseconds instead of holding every write.
+ * Redis store: a short command timeout, so a Redis that is down or hung makes the limiter fall back
+ * to memory within half a second instead of holding every write. The offline queue stays on so the
+ * checks made while the client is still connecting (right after start-up) wait for it instead of
+ * failing at once into the per-instance fallback; the timeout bounds them too (ioredis arms it
+ * before queueing).
  */
-const REDIS_COMMAND_TIMEOUT_MS = 250;
+const REDIS_COMMAND_TIMEOUT_MS = 500;
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -74,7 +77,7 @@ export function createRateLimits(deps: RateLimitDeps) {
   if (config.enabled && deps.redis) {
     redis = new Redis(deps.redis.url, {
       connectionName: 'rt-rate-limit',
-      enableOfflineQueue: false,
+      enableOfflineQueue: true,
       maxRetriesPerRequest: 1,
       commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
       retryStrategy: (n: number) => Math.min(50 * 2 ** n, 2_000),
@@ -112,7 +115,8 @@ export function createRateLimits(deps: RateLimitDeps) {
     return new RateLimiterRedis({
       ...opts,
       storeClient: redis,
-      rejectIfRedisNotReady: true,
+      // Not ready (still connecting, or reconnecting): the command waits in the offline queue, bounded by the command timeout.
+      rejectIfRedisNotReady: false,
       insuranceLimiter: new FallbackLimiter(opts),
       // A key over its limit is refused from memory until its window ends: a flood costs no Redis round trip.
       inMemoryBlockOnConsumed: points + 1,
