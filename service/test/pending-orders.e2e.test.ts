@@ -5,7 +5,8 @@ import { later, newDraft, sleep, startService, storageVariants, type TestService
 describe.each(storageVariants())('pending orders ($kind)', ({ kind, skip }) => {
   let svc: TestService;
   beforeAll(async () => {
-    if (!skip) svc = await startService({ storage: kind, env: { ERP_FAILURE_RATE: '0' } });
+    // ERP_DELAY_MS 1500: the job still runs when a concurrent second submit gets the user's lock.
+    if (!skip) svc = await startService({ storage: kind, env: { ERP_FAILURE_RATE: '0', ERP_DELAY_MS: '1500' } });
   });
   afterAll(async () => {
     await svc?.close();
