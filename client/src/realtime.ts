@@ -25,11 +25,13 @@
  * browser can do) sends `?token=`. See node.ts for the Node factory.
  *
  * This file is the connection state machine and the public API; its parts, one job each, are in
- * realtime/: seq-tracker.ts (order, holes, RESUME, duplicates/resent), reconnect-policy.ts (close
- * codes, backoff, failover), token.ts (renewal), liveness.ts (PING), url.ts, types.ts.
+ * realtime/: frame.ts (reading a frame), seq-tracker.ts (order, holes, RESUME, duplicates/resent),
+ * reconnect-policy.ts (close codes, backoff, failover), token.ts (renewal), liveness.ts (PING),
+ * url.ts, types.ts.
  */
-import { serverFrameSchema, type ControlPayloads, type HelloPayload } from '../../service/src/protocol/index.js';
+import type { ControlPayloads, HelloPayload } from '../../service/src/protocol/index.js';
 import { Emitter } from './emitter.js';
+import { readServerFrame } from './realtime/frame.js';
 import { Liveness } from './realtime/liveness.js';
 import { ReconnectPolicy, type Decision } from './realtime/reconnect-policy.js';
 import { SeqTracker } from './realtime/seq-tracker.js';
@@ -209,15 +211,12 @@ export class Device extends Emitter<DeviceEvents> {
   // ---- frames ----
 
   private onFrame(text: string, receivedAt: number): void {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      return this.emit('error', { kind: 'server', message: 'Server sent a frame that is not JSON', fatal: false });
+    const parsed = readServerFrame(text);
+    if (!parsed.ok) {
+      const message = parsed.reason === 'not_json' ? 'Server sent a frame that is not JSON' : 'Server sent a malformed frame';
+      return this.emit('error', { kind: 'server', message, fatal: false });
     }
-    const parsed = serverFrameSchema.safeParse(raw);
-    if (!parsed.success) return this.emit('error', { kind: 'server', message: 'Server sent a malformed frame', fatal: false });
-    const f = parsed.data;
+    const f = parsed.frame;
     if (this.opts.dropFrame?.(f)) return;
     this.liveness.seen();
     switch (f.type) {

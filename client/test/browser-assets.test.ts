@@ -62,7 +62,7 @@ describe('GET /client/realtime-client.js and /demo/ (service on the development 
     expect(map.status).toBe(200);
     const parsed = (await map.json()) as { sources: string[] };
     expect(parsed.sources).toContain('browser.ts'); // relative to the bundle's place, client/src/
-    expect(parsed.sources.some((s) => s.endsWith('service/src/protocol/messages.ts'))).toBe(true);
+    expect(parsed.sources.some((s) => s.endsWith('service/src/protocol/close-codes.ts'))).toBe(true); // not messages.ts: the client carries no zod
 
     const gz = gzipSync(code, { level: 9 }).length;
     process.stdout.write(

@@ -10,10 +10,12 @@ import { CliError, ExitCode } from '../errors.js';
 import { createNodeDevice } from '../../../client/src/node.js';
 import type { Device, DeviceError } from '../../../client/src/realtime.js';
 import { userIdOf, type LatencyConfig, type WriteKind } from './options.js';
-import { createHistogram, recordMs, samplePercentile, type Histogram } from './stats.js';
+import { createHistogram, recordMs, samplePercentile, TimeWindow, type Histogram } from './stats.js';
 import type { TokenSource } from './tokens.js';
+import { cleanupUsers } from './cleanup.js';
+import { createGateHttp, HttpError, type HttpResponse } from './http.js';
 import { probeApi, probeHealth } from './preflight.js';
-import { Tracker, type WriteRecord } from './tracker.js';
+import { Tracker, writeRecord } from './tracker.js';
 import { chooser, UserWorkload, type PlannedWrite } from './workload.js';
 
 export type Phase = 'connecting' | 'warmup' | 'measuring' | 'draining' | 'cleanup' | 'done';
@@ -54,6 +56,11 @@ export interface EngineResult {
   measuredElapsedMs: number;
   lateness: Histogram;
   eventLoop: { p50Ms: number; p99Ms: number; maxMs: number; meanMs: number };
+  /**
+   * The rtctl process's own CPU (`process.cpuUsage()`, user + system, all its threads) from the
+   * first measured write's departure to the end of the drain: what the harness costs per write.
+   */
+  cpu: { userMs: number; systemMs: number; wallMs: number };
   deviceErrors: string[];
   cleanup: { deleted: number; failed: number; skipped: boolean };
 }
@@ -79,8 +86,12 @@ export class LatencyEngine {
   private readonly workloads: UserWorkload[];
   private readonly tokens: string[] = [];
   private readonly tokenAt: number[] = [];
-  private readonly recent: { at: number; ms: number }[] = [];
-  private readonly sentTimes: number[] = [];
+  /** Each user's writer device id (`X-Device-Id` of its writes). */
+  private readonly writerIds: string[];
+  /** Measured latencies by arrival time, for the live view's rolling percentiles. */
+  private readonly recent = new TimeWindow(ROLLING_MS);
+  /** Departures, for the achieved rate (writes in the last second). */
+  private readonly sentTimes = new TimeWindow(1000);
   private readonly lateness = createHistogram();
   private readonly eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
   private readonly deviceErrors: string[] = [];
@@ -91,12 +102,14 @@ export class LatencyEngine {
   private sent = 0;
   private inFlight = 0;
   private lateMax = 0;
+  /** process.cpuUsage() and the clock when the measured phase began (null: not reached). */
+  private cpuFrom: { usage: NodeJS.CpuUsage; at: number } | null = null;
   private stopRequested = false;
   /** Ctrl-Cs so far: one during the drain cuts it short. */
   private stops = 0;
   private wake: (() => void) | null = null;
-  /** Aborted when the drain ends: a write still unanswered then is failed, and its fetch is dropped. */
-  private readonly drained = new AbortController();
+  /** Writes and cleanup; `abortAll()` when the drain ends: a write still unanswered then is failed, and its request dropped. */
+  private readonly http = createGateHttp();
   private readonly total: number;
   private readonly warmupWrites: number;
 
@@ -106,11 +119,11 @@ export class LatencyEngine {
       users: this.cfg.users,
       devices: this.cfg.devices,
       onSample: (ms, at) => {
-        this.recent.push({ at, ms });
-        if (this.recent.length > 20_000) this.recent.splice(0, this.recent.length - 20_000);
+        this.recent.push(at, ms);
       },
     });
     this.workloads = Array.from({ length: this.cfg.users }, () => new UserWorkload(this.cfg.runId, this.cfg.batchMax));
+    this.writerIds = Array.from({ length: this.cfg.users }, (_, u) => this.deviceId(u, 0));
     this.warmupWrites = Math.floor((this.cfg.warmupMs * this.cfg.rate) / 1000);
     const measured = this.cfg.writes ?? Math.max(1, Math.floor(((this.cfg.durationMs ?? 0) * this.cfg.rate) / 1000));
     this.total = this.warmupWrites + measured;
@@ -125,9 +138,7 @@ export class LatencyEngine {
 
   snapshot(): LiveSnapshot {
     const now = performance.now();
-    while (this.recent.length > 0 && this.recent[0]!.at < now - ROLLING_MS) this.recent.shift();
-    while (this.sentTimes.length > 0 && this.sentTimes[0]! < now - 1000) this.sentTimes.shift();
-    const values = this.recent.map((r) => r.ms);
+    const values = this.recent.since(now);
     const c = this.tracker.counts;
     return {
       phase: this.phase,
@@ -135,7 +146,7 @@ export class LatencyEngine {
       sent: this.sent,
       total: this.total,
       warmupWrites: this.warmupWrites,
-      rate: this.sentTimes.length,
+      rate: this.sentTimes.count(now),
       targetRate: this.cfg.rate,
       rolling: { p50: samplePercentile(values, 50), p90: samplePercentile(values, 90), p99: samplePercentile(values, 99), count: values.length },
       buckets: [...this.tracker.buckets],
@@ -160,6 +171,7 @@ export class LatencyEngine {
     await this.connectAll();
     let measuredElapsedMs = 0;
     let cleanup = { deleted: 0, failed: 0, skipped: !this.cfg.cleanup };
+    let cpu = { userMs: 0, systemMs: 0, wallMs: 0 };
     try {
       if (!this.stopRequested) {
         log(`sending ${this.total} write(s) at ${this.cfg.rate}/s (${this.warmupWrites} warm-up)`);
@@ -167,17 +179,24 @@ export class LatencyEngine {
         this.phase = 'draining';
         await this.drain(this.stopRequested ? Math.min(2_000, this.cfg.drainMs) : this.cfg.drainMs);
       }
+      cpu = this.cpuSince();
       // Close the books before anything else can arrive: unanswered writes fail now, and the
       // tracker ignores what comes while the devices close or the cleanup writes.
-      this.drained.abort();
+      this.http.abortAll();
       this.tracker.finish();
     } finally {
       this.eld.disable();
       await Promise.all(this.devices.flat().map((d) => d.close()));
     }
-    if (this.cfg.cleanup) {
-      this.phase = 'cleanup';
-      cleanup = { ...(await this.cleanup()), skipped: false };
+    try {
+      if (this.cfg.cleanup) {
+        this.phase = 'cleanup';
+        const http = this.http;
+        const token = (user: number) => this.token(user);
+        cleanup = { ...(await cleanupUsers({ http, url: this.opts.urls[0]!, users: this.cfg.users, token })), skipped: false };
+      }
+    } finally {
+      this.http.close();
     }
     this.phase = 'done';
     const p = (q: number) => (this.eld.count > 0 ? eldMs(this.eld.percentile(q)) : 0);
@@ -195,19 +214,34 @@ export class LatencyEngine {
       measuredElapsedMs,
       lateness: this.lateness,
       eventLoop: { p50Ms: p(50), p99Ms: p(99), maxMs: this.eld.count > 0 ? eldMs(this.eld.max) : 0, meanMs: this.eld.count > 0 ? eldMs(this.eld.mean) : 0 },
+      cpu,
       deviceErrors: this.deviceErrors,
       cleanup,
     };
   }
 
+  /** CPU the process used since the measured phase began (zeros when it never began). */
+  private cpuSince(): EngineResult['cpu'] {
+    if (!this.cpuFrom) return { userMs: 0, systemMs: 0, wallMs: 0 };
+    const d = process.cpuUsage(this.cpuFrom.usage);
+    return { userMs: d.user / 1000, systemMs: d.system / 1000, wallMs: performance.now() - this.cpuFrom.at };
+  }
+
   // ---- setup ----
 
   private async token(user: number): Promise<string> {
-    // Renew well before the 1 h expiry of minted tokens.
-    if (this.tokens[user] === undefined || performance.now() - this.tokenAt[user]! > 20 * 60_000) {
-      this.tokens[user] = await this.opts.tokens(userIdOf(this.cfg.runId, user));
-      this.tokenAt[user] = performance.now();
-    }
+    return this.freshToken(user) ?? this.renewToken(user);
+  }
+
+  /** The user's token if it is still fresh (renewed well before the 1 h expiry of minted tokens), else null. */
+  private freshToken(user: number): string | null {
+    const t = this.tokens[user];
+    return t !== undefined && performance.now() - this.tokenAt[user]! <= 20 * 60_000 ? t : null;
+  }
+
+  private async renewToken(user: number): Promise<string> {
+    this.tokens[user] = await this.opts.tokens(userIdOf(this.cfg.runId, user));
+    this.tokenAt[user] = performance.now();
     return this.tokens[user]!;
   }
 
@@ -300,6 +334,7 @@ export class LatencyEngine {
         this.phase = 'measuring';
         measuredFrom = due;
         this.eld.reset(); // harness health is reported for the measured phase only
+        this.cpuFrom = { usage: process.cpuUsage(), at: performance.now() };
       }
       // Everything that is due leaves now; how late it left is the harness's own delay.
       const warmup = i < this.warmupWrites;
@@ -317,14 +352,19 @@ export class LatencyEngine {
   private send(n: number, user: number, wanted: WriteKind, due: number, warmup: boolean): void {
     const plan: PlannedWrite = this.workloads[user]!.plan(wanted);
     this.byKind[plan.kind] = (this.byKind[plan.kind] ?? 0) + 1;
-    const rec: WriteRecord = { n, user, kind: plan.kind, due, warmup, ids: plan.ids, expected: null, got: new Map(), done: false };
+    const rec = writeRecord({ n, user, kind: plan.kind, due, warmup, ids: plan.ids });
     this.tracker.register(rec);
     this.sent += 1;
     this.sentTimes.push(performance.now());
     this.inFlight += 1;
     const url = this.opts.urls[user % this.opts.urls.length]!;
-    void this.request(url, user, plan)
-      .then(({ status, body }) => {
+    // One .then with both handlers (not then/catch/finally): three promises per write add up at 300/s.
+    const settled = () => {
+      this.inFlight -= 1;
+    };
+    void this.request(url, user, plan).then(
+      ({ status, body }) => {
+        settled();
         if (status >= 200 && status < 300) {
           const r = plan.onResponse(body);
           this.tracker.own(user, r.newIds);
@@ -334,38 +374,29 @@ export class LatencyEngine {
           const err = (body as { error?: { code?: string } } | null)?.error?.code ?? '';
           this.tracker.fail(rec, `${plan.kind} ${plan.request.method} ${plan.request.path}: HTTP ${status} ${err}`.trim());
         }
-      })
-      .catch((err: Error) => {
+      },
+      (err: Error) => {
+        settled();
         plan.onFailure();
-        const cause = (err.cause as { code?: string; message?: string } | undefined) ?? {};
-        const why = err.name === 'TimeoutError' ? 'no answer in 30 s' : `${err.message}${cause.code || cause.message ? ` (${cause.code ?? cause.message})` : ''}`;
+        const why = err instanceof HttpError && err.code !== 'timeout' && err.code !== 'aborted' ? `${err.message} (${err.code})` : err.message;
         this.tracker.fail(rec, `${plan.kind} ${plan.request.method} ${plan.request.path}: ${why}`);
-      })
-      .finally(() => {
-        this.inFlight -= 1;
-        this.wake?.();
-      });
+      },
+    );
   }
 
-  private async request(url: string, user: number, plan: PlannedWrite): Promise<{ status: number; body: unknown }> {
-    const res = await fetch(url + plan.request.path, {
-      method: plan.request.method,
-      headers: {
-        authorization: `Bearer ${await this.token(user)}`,
-        'x-device-id': this.deviceId(user, 0),
-        ...(plan.request.body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      body: plan.request.body === undefined ? undefined : JSON.stringify(plan.request.body),
-      signal: AbortSignal.any([AbortSignal.timeout(30_000), this.drained.signal]),
-    });
-    const text = await res.text();
-    let body: unknown = null;
-    try {
-      body = text ? JSON.parse(text) : null;
-    } catch {
-      // not JSON: the status says enough
-    }
-    return { status: res.status, body };
+  private request(url: string, user: number, plan: PlannedWrite): Promise<HttpResponse> {
+    const send = (token: string) => {
+      const headers: Record<string, string> = { authorization: `Bearer ${token}`, 'x-device-id': this.writerIds[user]! };
+      if (plan.request.body !== undefined) headers['content-type'] = 'application/json';
+      return this.http.request(url, plan.request.path, {
+        method: plan.request.method,
+        headers,
+        body: plan.request.body === undefined ? undefined : JSON.stringify(plan.request.body),
+        timeoutMs: 30_000,
+      });
+    };
+    const token = this.freshToken(user);
+    return token !== null ? send(token) : this.renewToken(user).then(send);
   }
 
   /**
@@ -378,46 +409,6 @@ export class LatencyEngine {
     while (performance.now() < deadline && (this.inFlight > 0 || this.tracker.outstanding > 0) && this.stops === stops) {
       await new Promise((r) => setTimeout(r, 20));
     }
-  }
-
-  /** Delete everything the synthetic users own: their drafts and pending orders (lists from the server). */
-  private async cleanup(): Promise<{ deleted: number; failed: number }> {
-    let deleted = 0;
-    let failed = 0;
-    const url = this.opts.urls[0]!;
-    const del = async (user: number, path: string) => {
-      try {
-        const res = await fetch(url + path, { method: 'DELETE', headers: { authorization: `Bearer ${await this.token(user)}` }, signal: AbortSignal.timeout(10_000) });
-        await res.arrayBuffer();
-        if (res.ok || res.status === 404) deleted += 1;
-        else failed += 1;
-      } catch {
-        failed += 1;
-      }
-    };
-    const list = async (user: number, path: string): Promise<string[]> => {
-      try {
-        const res = await fetch(url + path, { headers: { authorization: `Bearer ${await this.token(user)}` }, signal: AbortSignal.timeout(10_000) });
-        if (!res.ok) {
-          // Nothing listed is nothing deleted: the list itself counts as a failure.
-          await res.arrayBuffer();
-          failed += 1;
-          return [];
-        }
-        const body = (await res.json()) as { items?: { id: string }[] };
-        return (body.items ?? []).map((i) => i.id);
-      } catch {
-        failed += 1;
-        return [];
-      }
-    };
-    await pool(this.cfg.users, 8, async (user) => {
-      const drafts = await list(user, '/api/drafts');
-      const orders = await list(user, '/api/pending-orders');
-      for (const id of drafts) await del(user, `/api/drafts/${id}`);
-      for (const id of orders) await del(user, `/api/pending-orders/${id}`);
-    });
-    return { deleted, failed };
   }
 }
 
@@ -445,13 +436,4 @@ function waitHello(device: Device, timeoutMs: number): Promise<void> {
 
 function describe(error: DeviceError | null): string {
   return error ? error.message : 'stopped';
-}
-
-async function pool(n: number, width: number, fn: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(width, n) }, async () => {
-      while (next < n) await fn(next++);
-    }),
-  );
 }

@@ -4,7 +4,7 @@ import type { EngineResult } from './engine.js';
 import { parseLatencyOptions } from './options.js';
 import { buildReport, GateExit, reportJunit, reportText } from './report.js';
 import { createHistogram } from './stats.js';
-import { Tracker, type WriteRecord } from './tracker.js';
+import { Tracker, writeRecord, type WriteRecord } from './tracker.js';
 
 const ev = (seq: number, type: string, receivedAt: number, payload: unknown = {}): DeviceEvent => ({
   type,
@@ -17,17 +17,7 @@ const ev = (seq: number, type: string, receivedAt: number, payload: unknown = {}
   receivedAt,
 });
 
-const write = (n: number, user: number, due: number, ids: string[] = [`id-${user}-${n}`]): WriteRecord => ({
-  n,
-  user,
-  kind: 'create',
-  due,
-  warmup: false,
-  ids,
-  expected: null,
-  got: new Map(),
-  done: false,
-});
+const write = (n: number, user: number, due: number, ids: string[] = [`id-${user}-${n}`]): WriteRecord => writeRecord({ n, user, kind: 'create', due, warmup: false, ids });
 
 function result(tracker: Tracker, flags: Parameters<typeof parseLatencyOptions>[0] = {}): EngineResult {
   return {
@@ -44,6 +34,7 @@ function result(tracker: Tracker, flags: Parameters<typeof parseLatencyOptions>[
     measuredElapsedMs: 1000,
     lateness: createHistogram(),
     eventLoop: { p50Ms: 0, p99Ms: 1, maxMs: 2, meanMs: 0 },
+    cpu: { userMs: 3, systemMs: 1, wallMs: 1000 },
     deviceErrors: [],
     cleanup: { deleted: 0, failed: 0, skipped: true },
   };
@@ -67,6 +58,9 @@ describe('tracker and report', () => {
     expect(r.latency.delivery.maxMs).toBeCloseTo(30, 1); // the slowest observer, not the writer's echo
     expect(r.latency.byDevice).toHaveLength(2);
     expect(r.latency.rest.p50Ms).toBeCloseTo(12, 1);
+    // 4 ms of CPU (3 user + 1 system) over 2 measured writes, in 1 s: 0.4 % of a core.
+    expect(r.harness).toMatchObject({ cpuMsPerWrite: 2, cpu: { userMs: 3, systemMs: 1, wallMs: 1000, coreShare: 0.004 } });
+    expect(reportText(r)).toContain('CPU 2.000 ms/write');
     expect(r.correctness).toMatchObject({ missing: 0, duplicates: 0, crossUser: 0, unexpected: 0, expectedDeliveries: 3, delivered: 3 });
     expect(r).toMatchObject({ status: 'pass', exitCode: GateExit.PASS, schemaVersion: 1 });
     expect(r.latency.timeline).toHaveLength(1);

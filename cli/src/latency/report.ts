@@ -90,6 +90,10 @@ export interface LatencyReport {
     healthy: boolean;
     eventLoopDelayMs: { p50: number; p99: number; max: number; mean: number };
     scheduleLatenessMs: SummaryJson;
+    /** The rtctl process's CPU (user + system) over the measured phase and its drain, per measured write sent. */
+    cpuMsPerWrite: number | null;
+    /** The same CPU in total, and as a share of one core over that time. */
+    cpu: { userMs: number; systemMs: number; wallMs: number; coreShare: number | null };
     cpus: number;
     loadAverage: number[];
     node: string;
@@ -210,6 +214,13 @@ export function buildReport(res: EngineResult): LatencyReport {
       healthy,
       eventLoopDelayMs: { p50: r3(res.eventLoop.p50Ms), p99: r3(res.eventLoop.p99Ms), max: r3(res.eventLoop.maxMs), mean: r3(res.eventLoop.meanMs) },
       scheduleLatenessMs: summaryJson(lateness),
+      cpuMsPerWrite: measuredWrites > 0 && res.cpu.wallMs > 0 ? r3((res.cpu.userMs + res.cpu.systemMs) / measuredWrites) : null,
+      cpu: {
+        userMs: Math.round(res.cpu.userMs),
+        systemMs: Math.round(res.cpu.systemMs),
+        wallMs: Math.round(res.cpu.wallMs),
+        coreShare: res.cpu.wallMs > 0 ? r3((res.cpu.userMs + res.cpu.systemMs) / res.cpu.wallMs) : null,
+      },
       cpus: cpus().length,
       loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
       node: process.version,
@@ -279,7 +290,7 @@ export function reportText(r: LatencyReport, color = false): string {
   for (const k of r.correctness.checks) out.push(`    ${ok(k.pass)} ${k.name} = ${k.value}${k.pass ? '' : `  (${k.description})`}`);
   const h = r.harness;
   out.push(
-    `  harness: event-loop delay p99 ${h.eventLoopDelayMs.p99} ms (max ${h.eventLoopDelayMs.max}), schedule lateness p99 ${fmt(h.scheduleLatenessMs.p99Ms)} ms (max ${fmt(h.scheduleLatenessMs.maxMs)}), load ${h.loadAverage.join(' ')} on ${h.cpus} CPU(s)${h.healthy ? '' : paint(color, 'yellow', '  UNHEALTHY')}`,
+    `  harness: event-loop delay p99 ${h.eventLoopDelayMs.p99} ms (max ${h.eventLoopDelayMs.max}), schedule lateness p99 ${fmt(h.scheduleLatenessMs.p99Ms)} ms (max ${fmt(h.scheduleLatenessMs.maxMs)}), CPU ${h.cpuMsPerWrite === null ? '-' : h.cpuMsPerWrite.toFixed(3)} ms/write (${h.cpu.coreShare === null ? '-' : `${Math.round(h.cpu.coreShare * 100)}%`} of a core), load ${h.loadAverage.join(' ')} on ${h.cpus} CPU(s)${h.healthy ? '' : paint(color, 'yellow', '  UNHEALTHY')}`,
   );
   if (r.writes.failures.length > 0) out.push(`  first failures: ${r.writes.failures.slice(0, 3).join('; ')}`);
   for (const w of r.warnings) out.push(paint(color, 'yellow', `  warning: ${w}`));

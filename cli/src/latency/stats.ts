@@ -99,3 +99,43 @@ export function samplePercentile(values: readonly number[], p: number): number |
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[rank]!;
 }
+
+/**
+ * Samples of the last `spanMs` (the live view's rolling percentiles, the achieved rate): appended
+ * in time order, expired from the front by moving a head index (no per-sample shift or splice),
+ * compacted once the expired part is the larger half.
+ */
+export class TimeWindow {
+  private at: number[] = [];
+  private values: number[] = [];
+  private head = 0;
+
+  constructor(private readonly spanMs: number) {}
+
+  push(at: number, value = 0): void {
+    this.at.push(at);
+    this.values.push(value);
+  }
+
+  /** The values of the samples at or after `now - spanMs`. */
+  since(now: number): number[] {
+    this.expire(now);
+    return this.values.slice(this.head);
+  }
+
+  /** How many samples are at or after `now - spanMs`. */
+  count(now: number): number {
+    this.expire(now);
+    return this.at.length - this.head;
+  }
+
+  private expire(now: number): void {
+    const from = now - this.spanMs;
+    while (this.head < this.at.length && this.at[this.head]! < from) this.head += 1;
+    if (this.head > 1024 && this.head * 2 > this.at.length) {
+      this.at = this.at.slice(this.head);
+      this.values = this.values.slice(this.head);
+      this.head = 0;
+    }
+  }
+}

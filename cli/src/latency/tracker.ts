@@ -32,11 +32,24 @@ export interface WriteRecord {
   warmup: boolean;
   /** Entity ids the write touched (drafts, pending orders): a foreign user must never see them. */
   ids: string[];
-  /** Events the write emitted, known once its response came back; null before. */
-  expected: { seq: number; type: string }[] | null;
-  /** device index → seq → receivedAt. */
-  got: Map<number, Map<number, number>>;
+  /** Seq of the write's first event, known once its response came back. */
+  firstSeq: number;
+  /** Types of the events the write emitted, in seq order (from `firstSeq`); null before the response. */
+  types: string[] | null;
+  /**
+   * `receivedAt` of each (device, event), device-major (`device * types.length + i`), NaN until it
+   * arrived; null before the response. One flat array per write, not a map per device: this is
+   * touched by every frame of every device.
+   */
+  at: number[] | null;
+  /** (device, event) deliveries still to come, once the response came. */
+  remaining: number;
   done: boolean;
+}
+
+/** A write about to be sent, with the tracker's bookkeeping fields empty. */
+export function writeRecord(w: Pick<WriteRecord, 'n' | 'user' | 'kind' | 'due' | 'warmup' | 'ids'>): WriteRecord {
+  return { ...w, firstSeq: 0, types: null, at: null, remaining: 0, done: false };
 }
 
 export interface Correctness {
@@ -56,11 +69,13 @@ export interface Correctness {
   reconnects: number;
 }
 
+/** An event that came before its write's response. */
 interface Arrival {
   device: number;
   type: string;
   at: number;
-  ids: string[];
+  /** Kept to tell, at the end, the events of a failed write from unexplained ones. */
+  payload: unknown;
 }
 
 interface UserState {
@@ -82,8 +97,13 @@ export class Tracker {
   readonly delivery = createHistogram();
   readonly rest = createHistogram();
   readonly byType = new Map<string, Histogram>();
-  /** key `user:device` (observers only). */
+  /** key `user:device` (observers only), in the order they got their first sample. */
   readonly byDevice = new Map<string, Histogram>();
+  /**
+   * One histogram per observer, built up front (`user * observers + device - 1`): building one (~100 KB of
+   * counts) is setup work, not per-write work, so it is not done on the first sample of the run.
+   */
+  private readonly deviceHistograms: Histogram[] = [];
   readonly buckets = new Array<number>(BUCKETS_MS.length).fill(0);
   readonly counts: Correctness = {
     writesOk: 0,
@@ -113,6 +133,7 @@ export class Tracker {
 
   constructor(private readonly opts: TrackerOptions) {
     this.userStates = Array.from({ length: opts.users }, () => ({ bySeq: new Map(), orphans: new Map() }));
+    for (let i = 0; i < opts.users * (opts.devices - 1); i += 1) this.deviceHistograms.push(createHistogram());
   }
 
   /** Writes whose events are not yet all delivered to every device. */
@@ -140,18 +161,22 @@ export class Tracker {
     if (!rec.warmup) recordMs(this.rest, restMs);
     this.counts.writesOk += 1;
     if (lastSeq === null || types.length === 0) {
-      rec.expected = [];
+      rec.types = [];
       this.complete(rec);
       return;
     }
     const u = this.userStates[rec.user]!;
-    rec.expected = types.map((type, i) => ({ seq: lastSeq - types.length + 1 + i, type }));
-    for (const e of rec.expected) {
-      u.bySeq.set(e.seq, rec);
-      const held = u.orphans.get(e.seq);
+    rec.types = types;
+    rec.firstSeq = lastSeq - types.length + 1;
+    rec.at = new Array<number>(types.length * this.opts.devices).fill(NaN);
+    rec.remaining = rec.at.length;
+    for (let i = 0; i < types.length; i += 1) {
+      const seq = rec.firstSeq + i;
+      u.bySeq.set(seq, rec);
+      const held = u.orphans.get(seq);
       if (held) {
-        u.orphans.delete(e.seq);
-        for (const a of held) this.arrive(rec, e.seq, e.type, a);
+        u.orphans.delete(seq);
+        for (const a of held) this.arrive(rec, seq, a.device, a.type, a.at);
       }
     }
   }
@@ -161,7 +186,7 @@ export class Tracker {
     this.counts.writesFailed += 1;
     for (const id of rec.ids) this.failedIds.add(id);
     if (this.failures.length < 20) this.failures.push(reason);
-    rec.expected = [];
+    rec.types = [];
     this.complete(rec);
   }
 
@@ -172,19 +197,18 @@ export class Tracker {
    */
   onEvent(user: number, device: number, e: DeviceEvent): void {
     if (this.frozen) return;
-    const ids = idsOf(e.payload);
-    if (this.foreign(user, device, e, ids)) return;
+    if (this.foreign(user, device, e)) return;
     if (e.seq === null) return; // transient: not in the log, not matched to a write
     const u = this.userStates[user]!;
     const rec = u.bySeq.get(e.seq);
-    const arrival = { device, type: e.type, at: e.receivedAt, ids };
     if (!rec) {
-      const held = u.orphans.get(e.seq) ?? [];
-      held.push(arrival);
-      u.orphans.set(e.seq, held);
+      const arrival: Arrival = { device, type: e.type, at: e.receivedAt, payload: e.payload };
+      const held = u.orphans.get(e.seq);
+      if (held) held.push(arrival);
+      else u.orphans.set(e.seq, [arrival]);
       return;
     }
-    this.arrive(rec, e.seq, rec.expected!.find((x) => x.seq === e.seq)!.type, arrival);
+    this.arrive(rec, e.seq, device, e.type, e.receivedAt);
   }
 
   /**
@@ -195,7 +219,7 @@ export class Tracker {
    */
   onDropped(user: number, device: number, e: DeviceEvent, reason: DropReason): void {
     if (this.frozen) return;
-    if (this.foreign(user, device, e, idsOf(e.payload))) return;
+    if (this.foreign(user, device, e)) return;
     if (reason === 'duplicate') this.counts.duplicates += 1;
   }
   /** The device saw a frame ahead of a missing seq (out of order, or lost and re-requested). */
@@ -210,8 +234,8 @@ export class Tracker {
   }
 
   /** True (and counted once per device and seq) when the event names an id another synthetic user wrote. */
-  private foreign(user: number, device: number, e: DeviceEvent, ids: readonly string[]): boolean {
-    if (!ids.some((id) => (this.idOwner.get(id) ?? user) !== user)) return false;
+  private foreign(user: number, device: number, e: DeviceEvent): boolean {
+    if (!this.namesForeignId(user, e.payload)) return false;
     const key = `${user}:${device}:${e.seq ?? `t${e.receivedAt}`}`;
     if (!this.foreignSeen.has(key)) {
       this.foreignSeen.add(key);
@@ -220,61 +244,70 @@ export class Tracker {
     return true;
   }
 
-  private arrive(rec: WriteRecord, seq: number, expectedType: string, a: Arrival): void {
-    if (a.type !== expectedType) {
+  /** `idsOf(payload).some(id => owner(id) ∉ {user, unknown})`, without building the list: every frame passes here. */
+  private namesForeignId(user: number, payload: unknown): boolean {
+    if (!payload || typeof payload !== 'object') return false;
+    const p = payload as Record<string, unknown>;
+    const mine = (id: unknown) => typeof id !== 'string' || (this.idOwner.get(id) ?? user) === user;
+    if (!mine(p.draftId) || !mine(p.pendingOrderId) || !mine(p.orderId)) return true;
+    const list = p.orderIds;
+    if (Array.isArray(list)) for (let i = 0; i < list.length; i += 1) if (!mine(list[i])) return true;
+    return false;
+  }
+
+  private arrive(rec: WriteRecord, seq: number, device: number, type: string, at: number): void {
+    const i = seq - rec.firstSeq;
+    if (type !== rec.types![i]) {
       this.counts.unexpected += 1;
       return;
     }
-    let got = rec.got.get(a.device);
-    if (!got) rec.got.set(a.device, (got = new Map()));
-    got.set(seq, a.at);
-    if (!rec.done && this.allDelivered(rec)) this.complete(rec);
-  }
-
-  private allDelivered(rec: WriteRecord): boolean {
-    const need = rec.expected!.length;
-    for (let d = 0; d < this.opts.devices; d += 1) if ((rec.got.get(d)?.size ?? 0) < need) return false;
-    return true;
+    const slot = device * rec.types!.length + i;
+    if (!Number.isNaN(rec.at![slot])) return; // already there (the device delivers a seq once; a foreign frame in its slot was counted apart)
+    rec.at![slot] = at;
+    rec.remaining -= 1;
+    if (!rec.done && rec.remaining === 0) this.complete(rec);
   }
 
   private complete(rec: WriteRecord): void {
     if (rec.done) return;
     rec.done = true;
     this.pendingWrites -= 1;
-    if (rec.warmup || rec.expected!.length === 0) return;
+    if (rec.warmup || rec.types!.length === 0) return;
     this.record(rec);
   }
 
   /** Record the latencies of a write whose events reached every observer. */
   private record(rec: WriteRecord): void {
+    const need = rec.types!.length;
+    const at = rec.at!;
+    const { devices } = this.opts;
+    for (let d = 1; d < devices; d += 1) for (let i = 0; i < need; i += 1) if (Number.isNaN(at[d * need + i])) return; // missing somewhere: counted in finish(), not timed
     let worst = 0;
-    for (let d = 1; d < this.opts.devices; d += 1) {
-      const got = rec.got.get(d);
-      if (!got || got.size < rec.expected!.length) return; // missing somewhere: counted in finish(), not timed
+    for (let d = 1; d < devices; d += 1) {
       let last = 0;
-      for (const at of got.values()) last = Math.max(last, at);
+      for (let i = 0; i < need; i += 1) last = Math.max(last, at[d * need + i]!);
       const ms = last - rec.due;
       worst = Math.max(worst, ms);
-      const key = `${rec.user}:${d}`;
-      let h = this.byDevice.get(key);
-      if (!h) this.byDevice.set(key, (h = createHistogram()));
+      const h = this.deviceHistograms[rec.user * (devices - 1) + d - 1]!;
+      if (h.totalCount === 0) this.byDevice.set(`${rec.user}:${d}`, h);
       recordMs(h, ms);
     }
-    for (const e of rec.expected!) {
+    for (let i = 0; i < need; i += 1) {
       let typeWorst = 0;
-      for (let d = 1; d < this.opts.devices; d += 1) typeWorst = Math.max(typeWorst, rec.got.get(d)!.get(e.seq)! - rec.due);
-      let h = this.byType.get(e.type);
-      if (!h) this.byType.set(e.type, (h = createHistogram()));
+      for (let d = 1; d < devices; d += 1) typeWorst = Math.max(typeWorst, at[d * need + i]! - rec.due);
+      const type = rec.types![i]!;
+      let h = this.byType.get(type);
+      if (!h) this.byType.set(type, (h = createHistogram()));
       recordMs(h, typeWorst);
     }
     recordMs(this.delivery, worst);
     this.buckets[bucketIndex(worst)]! += 1;
     const second = Math.floor(rec.due / 1000);
-    const slot = this.timeline.get(second) ?? { writes: 0, maxMs: 0, sumMs: 0 };
+    let slot = this.timeline.get(second);
+    if (!slot) this.timeline.set(second, (slot = { writes: 0, maxMs: 0, sumMs: 0 }));
     slot.writes += 1;
     slot.maxMs = Math.max(slot.maxMs, worst);
     slot.sumMs += worst;
-    this.timeline.set(second, slot);
     this.opts.onSample?.(worst, rec.due + worst);
   }
 
@@ -286,17 +319,14 @@ export class Tracker {
   finish(): void {
     if (this.frozen) return;
     for (const rec of this.writes) {
-      if (rec.expected === null) {
+      if (rec.types === null) {
         this.fail(rec, `${rec.kind} #${rec.n}: no response by the end of the drain`);
         continue;
       }
-      const need = rec.expected.length;
+      const need = rec.types.length;
       this.counts.expectedDeliveries += need * this.opts.devices;
-      for (let d = 0; d < this.opts.devices; d += 1) {
-        const have = rec.got.get(d)?.size ?? 0;
-        this.counts.delivered += have;
-        this.counts.missing += need - have;
-      }
+      this.counts.delivered += need * this.opts.devices - rec.remaining;
+      this.counts.missing += rec.remaining;
       if (!rec.done) {
         rec.done = true;
         this.pendingWrites -= 1;
@@ -308,7 +338,7 @@ export class Tracker {
     for (const u of this.userStates) {
       for (const held of u.orphans.values()) {
         for (const a of held) {
-          if (a.ids.some((id) => this.failedIds.has(id))) this.counts.ofFailedWrites += 1;
+          if (idsOf(a.payload).some((id) => this.failedIds.has(id))) this.counts.ofFailedWrites += 1;
           else this.counts.unexpected += 1;
         }
       }

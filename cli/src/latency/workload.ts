@@ -73,10 +73,14 @@ export class UserWorkload {
     return undefined;
   }
 
-  private nextTime(e: Entity | null): string {
-    const t = Math.max(Date.now(), (e?.updatedAt ?? 0) + 1);
+  /** The last timestamp formatted: a batch's fresh orders share one (toISOString per order showed in profiles). */
+  private lastIso = { t: -1, iso: '' };
+
+  private nextTime(e: Entity | null, now = Date.now()): string {
+    const t = Math.max(now, (e?.updatedAt ?? 0) + 1);
     if (e) e.updatedAt = t;
-    return new Date(t).toISOString();
+    if (this.lastIso.t !== t) this.lastIso = { t, iso: new Date(t).toISOString() };
+    return this.lastIso.iso;
   }
 
   private content(quantity: number, updatedAt: string) {
@@ -162,7 +166,8 @@ export class UserWorkload {
       u.busy = true;
       u.quantity += 1;
     }
-    const orders = [...fresh, ...updates].map((e) => ({ id: e.id, ...this.content(e.quantity, this.nextTime(e)) }));
+    const now = Date.now();
+    const orders = [...fresh, ...updates].map((e) => ({ id: e.id, ...this.content(e.quantity, this.nextTime(e, now)) }));
     return {
       kind: 'batch',
       request: { method: 'POST', path: '/api/pending-orders', body: { orders } },

@@ -10,7 +10,9 @@
  * - An upgrade refused with 401 renews the token once, else stops; 400/404 stop; other failures
  *   rotate and retry, up to `maxInitialAttempts` while no socket ever opened.
  */
-import { CloseCode, parseRetryAfterMs } from '../../../service/src/protocol/index.js';
+// close-codes.js, not the protocol's index: the index also carries the zod schemas, which the
+// browser bundle would then include.
+import { CloseCode, parseRetryAfterMs } from '../../../service/src/protocol/close-codes.js';
 import type { DeviceError } from './types.js';
 
 export type Decision =
