@@ -2,7 +2,8 @@
  * The gate can fail and can pass: `rtctl latency` as a child process against the real service as a
  * child process. A service that delays every publish by 150 ms must miss `p99<100` (exit 99, the
  * JUnit names the threshold); a normal service at a small load passes. The bounds are far from the
- * figures on either side (every delayed delivery takes at least 150 ms; a normal one takes ~10 ms),
+ * figures on either side (every delayed delivery takes at least 150 ms; a normal one takes ~10 ms,
+ * but a loaded 2-core CI machine has shown a first second at 550 ms, so the pass side allows 2 s),
  * so a busy shared machine does not flip the verdict.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -50,7 +51,7 @@ describe('rtctl latency gate', () => {
 
   it('exits 0 against a normal service at a small load, with a clean report', async () => {
     const junit = join(dir, 'normal.xml');
-    const r = await runRtctl(['--url', normal.url, 'latency', ...small, '--p99', '400', '--junit', junit, '--json'], { JWT_SECRET: TEST_SECRET }, 120_000);
+    const r = await runRtctl(['--url', normal.url, 'latency', ...small, '--p99', '2000', '--junit', junit, '--json'], { JWT_SECRET: TEST_SECRET }, 120_000);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.status).toBe('pass');
