@@ -10,28 +10,36 @@ export interface ApiClient {
   readonly baseUrl: string;
   getJson<T>(path: string): Promise<T>;
   getText(path: string): Promise<string>;
+  /** POST (admin actions, e.g. revoke); the answer's JSON body. */
+  postJson<T>(path: string, body?: unknown): Promise<T>;
 }
 
 export function createApi(opts: { baseUrl: string; token?: string; timeoutMs?: number; fetch?: typeof fetch }): ApiClient {
   const rest = createRestClient({ url: opts.baseUrl, getToken: () => opts.token ?? '', fetch: opts.fetch, timeoutMs: opts.timeoutMs ?? 10_000 });
 
-  async function get(path: string): Promise<unknown> {
+  async function call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
     try {
-      return (await rest.request({ method: 'GET', path })).body;
+      return (await rest.request({ method, path, body })).body;
     } catch (err) {
       throw toCliError(err, opts.baseUrl, path, opts.token !== undefined);
     }
   }
+  const get = (path: string) => call('GET', path);
+  const json = <T>(path: string, body: unknown): T => {
+    // The REST client hands back the text when the answer is not JSON.
+    if (typeof body === 'string' || body === null) {
+      throw new CliError(`${opts.baseUrl}${path} did not answer JSON: is --url the archibald-realtime service?`, ExitCode.FAILURE);
+    }
+    return body as T;
+  };
 
   return {
     baseUrl: opts.baseUrl,
     async getJson<T>(path: string) {
-      const body = await get(path);
-      // The REST client hands back the text when the answer is not JSON.
-      if (typeof body === 'string' || body === null) {
-        throw new CliError(`${opts.baseUrl}${path} did not answer JSON: is --url the archibald-realtime service?`, ExitCode.FAILURE);
-      }
-      return body as T;
+      return json<T>(path, await get(path));
+    },
+    async postJson<T>(path: string, body?: unknown) {
+      return json<T>(path, await call('POST', path, body));
     },
     async getText(path: string) {
       const body = await get(path);

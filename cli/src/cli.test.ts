@@ -16,7 +16,7 @@ async function rtctl(...args: string[]): Promise<{ code: number; stdout: string;
   return { code, stdout: out, stderr: err };
 }
 
-const COMMANDS = ['token', 'tail', 'stats', 'buffer', 'connections', 'top', 'check', 'latency'];
+const COMMANDS = ['token', 'tail', 'stats', 'buffer', 'connections', 'revoke', 'top', 'check', 'latency'];
 
 describe('rtctl --help', () => {
   it('lists every command', async () => {

@@ -11,6 +11,7 @@ import { checkCommand } from './commands/check.js';
 import { collect, type CommandFactory, type CommandKit } from './commands/command.js';
 import { connectionsCommand } from './commands/connections.js';
 import { latencyCommand } from './commands/latency.js';
+import { revokeCommand } from './commands/revoke.js';
 import { statsCommand } from './commands/stats.js';
 import { tailCommand } from './commands/tail.js';
 import { tokenCommand } from './commands/token.js';
@@ -25,6 +26,7 @@ const COMMANDS: readonly CommandFactory[] = [
   statsCommand,
   bufferCommand,
   connectionsCommand,
+  revokeCommand,
   topCommand,
   checkCommand,
   latencyCommand,

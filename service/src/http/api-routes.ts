@@ -3,6 +3,7 @@
  * service/test/openapi.test.ts fails while a route the routers register is missing from it.
  */
 import { adminRoutes } from '../features/admin/admin-routes.js';
+import { revokeRoutes } from '../features/admin/revoke-routes.js';
 import { devRoutes } from '../features/dev/dev-routes.js';
 import { draftRoutes } from '../features/drafts/drafts-routes.js';
 import { jobRoutes } from '../features/jobs/jobs-routes.js';
@@ -20,6 +21,7 @@ export const apiRouteSpecs: readonly RouteSpec[] = [
   ...Object.values(pendingOrderRoutes),
   ...Object.values(jobRoutes),
   ...Object.values(adminRoutes),
+  ...Object.values(revokeRoutes),
   // Answers every method (404 unless on the development secret); only its POST is a contract.
   devRoutes.token,
 ];

@@ -3,7 +3,10 @@ import { AuthError, bearerToken, type Principal, type TokenVerifier } from '../a
 import { errors } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 
-/** Requires a valid bearer token (header only: query tokens are for browser WebSockets). */
+/**
+ * Requires a valid bearer token (header only: query tokens are for browser WebSockets). 401 for a
+ * bad or revoked token; 503 when the token could not be judged (the JWKS endpoint is down).
+ */
 export function requireUser(verify: TokenVerifier, metrics: Metrics): Middleware {
   return async (ctx, next) => {
     let principal: Principal;
@@ -12,6 +15,7 @@ export function requireUser(verify: TokenVerifier, metrics: Metrics): Middleware
     } catch (err) {
       const reason = err instanceof AuthError ? err.reason : 'malformed';
       metrics.authFailures.inc({ reason });
+      if (reason === 'unavailable') throw errors.unavailable((err as AuthError).message);
       throw errors.unauthorized(err instanceof AuthError ? err.message : undefined);
     }
     ctx.state.principal = principal;

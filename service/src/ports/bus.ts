@@ -18,6 +18,9 @@ export interface BusEvent {
 
 export type BusEventHandler = (event: BusEvent) => void;
 
+/** A message to every instance, not to one user's channel. */
+export type ControlMessage = { kind: 'revoke'; userId: string; notBeforeMs: number };
+
 export interface BusHandlers {
   onEvent: BusEventHandler;
   /**
@@ -25,6 +28,8 @@ export interface BusHandlers {
    * lost, so the hub re-reads each subscribed user's log head and fills what is missing.
    */
   onReconnect?: () => void;
+  /** A control message broadcast by any instance (this one included). */
+  onControl?: (msg: ControlMessage) => void;
 }
 
 export interface Bus {
@@ -33,6 +38,12 @@ export interface Bus {
   /** Receive the user's events while at least one of their devices is on this instance. */
   subscribe(userId: string): Promise<void>;
   unsubscribe(userId: string): Promise<void>;
+  /**
+   * Send to every instance, this one included, whatever users they hold. At most once, like
+   * publish: an instance that was disconnected meanwhile misses it and reloads what it carries
+   * from the database after onReconnect.
+   */
+  broadcast(msg: ControlMessage): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,7 @@
 /**
- * /ws/realtime: authenticates the upgrade (HTTP 401 before the handshake), accepts sockets, reads
- * client frames, runs the heartbeat and the token-expiry timers. Delivery is the hub's job.
+ * /ws/realtime: authenticates the upgrade (HTTP 401 before the handshake; 503 when the token cannot
+ * be judged now), accepts sockets, reads client frames, runs the heartbeat and the token-expiry
+ * timers, and closes the sockets of revoked tokens (4401). Delivery is the hub's job.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
@@ -61,6 +62,8 @@ export function createGateway(deps: {
   options: GatewayOptions;
   isDraining: () => boolean;
   beforeUpgrade?: BeforeUpgrade;
+  /** Whether a token (its user and `iat`) was revoked since it was issued (features/admin/revocations.ts). */
+  isRevoked?: (token: { userId: string; issuedAtMs: number | null }) => boolean;
 }) {
   const { hub, verifyToken, metrics, options } = deps;
   const log = deps.log.child({ component: 'gateway' });
@@ -71,6 +74,10 @@ export function createGateway(deps: {
     maxPayload: options.maxPayloadBytes,
   });
   const byWs = new WeakMap<WebSocket, Connection>();
+  /** The `iat` of each socket's current token (renewed in band too), for revocation. */
+  const issuedAt = new WeakMap<Connection, number | null>();
+  const isRevoked = (conn: Connection) => deps.isRevoked?.({ userId: conn.userId, issuedAtMs: issuedAt.get(conn) ?? null }) ?? false;
+  const REVOKED_REASON = 'token revoked: renew and reconnect';
 
   // ---- module-level listeners: no closure per socket ----
 
@@ -124,6 +131,8 @@ export function createGateway(deps: {
 
   /** HELLO is out: answer the frames that came before it, in order, and start the token timers. */
   function onHello(conn: Connection): void {
+    // Revoked while the upgrade was being set up (before the socket was in the user's pool).
+    if (isRevoked(conn)) return conn.close(CloseCode.TOKEN_EXPIRED, REVOKED_REASON);
     conn.helloSent = true;
     const held = conn.held;
     conn.held = [];
@@ -184,6 +193,7 @@ export function createGateway(deps: {
         return;
       }
       conn.expiresAtMs = principal.expiresAtMs;
+      issuedAt.set(conn, principal.issuedAtMs);
       armTokenTimers(conn);
       conn.ws.send(
         encodeControlFrame('AUTH_OK', {
@@ -261,6 +271,10 @@ export function createGateway(deps: {
     } catch (err) {
       const reason = err instanceof AuthError ? err.reason : 'malformed';
       metrics.authFailures.inc({ reason });
+      if (reason === 'unavailable') {
+        metrics.wsRejected.inc({ reason: 'unavailable' });
+        return refuse(socket, 503, 'UNAVAILABLE', (err as AuthError).message);
+      }
       metrics.wsRejected.inc({ reason: 'unauthorized' });
       return refuse(socket, 401, 'UNAUTHORIZED', err instanceof AuthError ? err.message : 'Invalid token');
     }
@@ -288,6 +302,7 @@ export function createGateway(deps: {
     wss.handleUpgrade(req, socket, head, (ws) => {
       const conn = new Connection(ws, randomUUID(), principal.userId, deviceId, principal.expiresAtMs, req.socket.remoteAddress ?? null);
       byWs.set(ws, conn);
+      issuedAt.set(conn, principal.issuedAtMs);
       ws.on('message', onMessage);
       ws.on('pong', onPong);
       ws.on('close', onClose);
@@ -318,6 +333,16 @@ export function createGateway(deps: {
     /** Close every socket with 1012 and a jittered retry delay in the reason. */
     closeAllForRestart(): void {
       hub.closeAll(CloseCode.SERVICE_RESTART, () => restartReason(Math.random() * options.restartJitterMs));
+    },
+    /** Close with 4401 this instance's sockets of `userId` whose current token is revoked; returns how many. */
+    closeRevoked(userId: string): number {
+      let closed = 0;
+      for (const conn of hub.allConnections()) {
+        if (conn.closed || conn.userId !== userId || !isRevoked(conn)) continue;
+        conn.close(CloseCode.TOKEN_EXPIRED, REVOKED_REASON);
+        closed += 1;
+      }
+      return closed;
     },
     close(): void {
       clearInterval(heartbeat);

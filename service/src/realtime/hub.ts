@@ -9,7 +9,7 @@
  * through the bus's `onEvent`. It owns the bus; what goes out on it goes through the publisher.
  */
 import type { Logger } from 'pino';
-import type { BusEvent, BusFactory } from '../ports/bus.js';
+import type { BusEvent, BusFactory, ControlMessage } from '../ports/bus.js';
 import type { Storage } from '../ports/storage.js';
 import { CloseCode, restartReason } from '../protocol/index.js';
 import type { Metrics } from '../metrics.js';
@@ -36,7 +36,17 @@ export interface HubOptions {
   replayStallMs?: number;
 }
 
-export function createHub(deps: { storage: Storage; busFactory: BusFactory; metrics: Metrics; log: Logger; options: HubOptions }) {
+export function createHub(deps: {
+  storage: Storage;
+  busFactory: BusFactory;
+  metrics: Metrics;
+  log: Logger;
+  options: HubOptions;
+  /** Control messages (revocations) from any instance; the hub only passes them on. */
+  onControl?: (msg: ControlMessage) => void;
+  /** The bus came back after losing its connection (besides the hub's own resync). */
+  onBusReconnect?: () => void;
+}) {
   const { storage, metrics, options } = deps;
   const log = deps.log.child({ component: 'hub' });
   const users = new Map<string, UserStream>();
@@ -47,7 +57,14 @@ export function createHub(deps: { storage: Storage; busFactory: BusFactory; metr
   let closingCode: number = CloseCode.SERVICE_RESTART;
   let closingReason: () => string = () => restartReason(0);
 
-  const bus = deps.busFactory({ onEvent: onBusEvent, onReconnect: () => void resyncAll('bus reconnected') });
+  const bus = deps.busFactory({
+    onEvent: onBusEvent,
+    onControl: deps.onControl,
+    onReconnect: () => {
+      deps.onBusReconnect?.();
+      void resyncAll('bus reconnected');
+    },
+  });
   const publisher = createPublisher({ bus, metrics, log: deps.log });
   const delivery = createDelivery({
     metrics,
@@ -204,6 +221,8 @@ export function createHub(deps: { storage: Storage; busFactory: BusFactory; metr
     publisher,
     /** Publish committed events (the publisher's `publish`). */
     publishStored: publisher.publish,
+    /** A control message to every instance, this one included (the bus's `broadcast`). */
+    broadcast: (msg: ControlMessage) => bus.broadcast(msg),
     allConnections,
 
     stats() {
