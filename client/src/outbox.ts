@@ -6,7 +6,9 @@
  * - sent one at a time, head first, always with the same Idempotency-Key, so a write whose answer
  *   was lost lands once (the server answers the repeat from its record);
  * - no answer, 5xx, 408, 429 or IDEMPOTENCY_KEY_IN_USE: kept at the head, retried after a backoff
- *   with jitter (or at once on `kick()`, e.g. when the socket is back);
+ *   with jitter (or at once on `kick()`, e.g. when the socket is back); an answer with
+ *   `Retry-After` (429 over a rate limit, 503) is retried after that delay instead, and `kick()`
+ *   does not cut it short: the server said when it takes the request again;
  * - another 4xx: dropped, its promise rejects with the ApiError, and the view rolls back exactly;
  * - acknowledged: the answer becomes server truth and the promise resolves with the server's record.
  * Entries loaded after a reload have no promise, but are replayed the same way.
@@ -53,6 +55,8 @@ export class Outbox extends Emitter<OutboxEvents> {
   private stopped = false;
   private failing_ = false;
   private wake: (() => void) | null = null;
+  /** The current wait is a server's Retry-After: `kick()` leaves it alone. */
+  private waitIsServers = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private inflight: AbortController | null = null;
   private failures = 0;
@@ -104,6 +108,7 @@ export class Outbox extends Emitter<OutboxEvents> {
   kick(): void {
     if (this.stopped) return;
     if (this.wake) {
+      if (this.waitIsServers) return;
       this.failures = 0;
       const w = this.wake;
       this.wake = null;
@@ -151,7 +156,7 @@ export class Outbox extends Emitter<OutboxEvents> {
             entry.lastError = { status: e.status, code: e.code, message: e.message };
             this.failing_ = true;
             this.emit('change', undefined);
-            await this.backoff();
+            await (e.retryAfterMs !== undefined ? this.wait(e.retryAfterMs, true) : this.backoff());
             continue;
           }
           this.queue.shift();
@@ -182,13 +187,20 @@ export class Outbox extends Emitter<OutboxEvents> {
     const max = this.opts.retry?.maxMs ?? 30_000;
     const base = Math.min(max, initial * 2 ** Math.min(this.failures, 20));
     this.failures += 1;
-    const delay = base / 2 + (base / 2) * (this.opts.random ?? Math.random)();
+    return this.wait(base / 2 + (base / 2) * (this.opts.random ?? Math.random)(), false);
+  }
+
+  /** Wait `delayMs`; `kick()` ends it early unless it is the server's (Retry-After); `stop()` always does. */
+  private wait(delayMs: number, servers: boolean): Promise<void> {
+    this.waitIsServers = servers;
     return new Promise((resolve) => {
-      this.wake = resolve;
-      this.timer = setTimeout(() => {
+      const done = () => {
         this.wake = null;
+        this.waitIsServers = false;
         resolve();
-      }, delay);
+      };
+      this.wake = done;
+      this.timer = setTimeout(done, delayMs);
     });
   }
 }

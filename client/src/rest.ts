@@ -7,6 +7,8 @@
  * - Every write carries an `Idempotency-Key` (the caller's, else a fresh UUID), so a retry is safe
  *   (DESIGN §12); `replayed` tells when the server answered a repeat from its record.
  * - On 401 it asks `getToken()` once more and retries once.
+ * - A `Retry-After` on a refusal (429, 503) is kept on the ApiError as `retryAfterMs`: the offline
+ *   queue waits that long before it sends again (outbox.ts), instead of its own backoff.
  * - Several base URLs: a network error moves on to the next one (same request, same key); the one
  *   that answered is used first from then on.
  */
@@ -23,6 +25,8 @@ export class ApiError extends Error {
     readonly details?: unknown,
     /** The whole error body, e.g. `current` of a 409 STALE_WRITE. */
     readonly body?: unknown,
+    /** The answer's `Retry-After`, in ms (429, 503): when the server will take the request again. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
@@ -215,7 +219,8 @@ export function createRestClient(opts: RestClientOptions) {
     }
     if (!res.ok) {
       const e = (body as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
-      throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? `${req.method} ${req.path}: HTTP ${res.status}`, e?.details, body);
+      const message = e?.message ?? `${req.method} ${req.path}: HTTP ${res.status}`;
+      throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, message, e?.details, body, parseRetryAfter(res.headers.get('retry-after')));
     }
     return { status: res.status, body: body as T, replayed: res.headers.get('idempotent-replayed') === 'true', url };
   }
@@ -272,6 +277,19 @@ export function createRestClient(opts: RestClientOptions) {
 }
 
 export type RestClient = ReturnType<typeof createRestClient>;
+
+/** Most a `Retry-After` is obeyed for: a wrong header never parks the queue for hours. */
+const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+/** `Retry-After` as ms: delay-seconds or an HTTP-date (RFC 9110 §10.2.3); undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const v = value.trim();
+  // An HTTP-date begins with a day name ("Sun, 06 Nov 1994 08:49:37 GMT"); Date.parse alone takes "1.5" too.
+  const ms = /^\d+$/.test(v) ? Number(v) * 1000 : /^[A-Za-z]{3},/.test(v) ? Date.parse(v) - now : NaN;
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
+}
 
 function errMessage(err: unknown): string {
   if (err instanceof Error) {

@@ -105,7 +105,7 @@ describe.each(storageVariants())('idempotent writes ($kind)', ({ kind, skip }) =
     await sleep(200);
     expect(dev.events().map((e) => e.type)).toEqual([
       'DRAFT_CREATED', 'DRAFT_UPDATED', 'DRAFT_CREATED', 'DRAFT_CONVERTED', 'PENDING_CREATED', 'PENDING_CREATED',
-      'JOB_STARTED', 'JOB_COMPLETED', 'ORDER_NUMBERS_RESOLVED', 'PENDING_UPDATED', 'DRAFT_DELETED', 'PENDING_DELETED',
+      'PENDING_UPDATED', 'JOB_STARTED', 'JOB_COMPLETED', 'ORDER_NUMBERS_RESOLVED', 'PENDING_UPDATED', 'DRAFT_DELETED', 'PENDING_DELETED',
     ]);
     expect(dev.events().map((e) => e.seq)).toEqual(dev.events().map((_, i) => i + 1));
     expect(dev.ofType('JOB_STARTED').map((f) => f.payload.jobId)).toEqual([jobId]);

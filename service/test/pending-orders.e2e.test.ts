@@ -116,7 +116,8 @@ describe.each(storageVariants())('submit job retries ($kind)', ({ kind, skip }) 
         [2, true],
         [3, false],
       ]);
-      await dev.waitFor((fs) => fs.some((f) => f.type === 'PENDING_UPDATED'), 5_000, 'PENDING_UPDATED');
+      // The first PENDING_UPDATED is the submit's (`submitting`), the second the final failure's.
+      await dev.waitFor((fs) => fs.filter((f) => f.type === 'PENDING_UPDATED').length >= 2, 5_000, 'PENDING_UPDATED');
       expect((await api.get(`/api/pending-orders/${o.id}`)).body.status).toBe('failed');
       expect((await api.get(`/api/jobs/${body.jobId}`)).body).toMatchObject({ state: 'failed', attemptsMade: 3 });
     } finally {

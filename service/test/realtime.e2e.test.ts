@@ -237,11 +237,11 @@ describe.each(storageVariants())('realtime delivery and resume ($kind)', ({ kind
     expect(progress.every((p) => p.seq === undefined)).toBe(true);
     const mapping = resolved!.payload.mappings[0];
     expect(mapping.orderId).toBe(conv.body.pendingOrderId);
-    await dev.waitForType('PENDING_UPDATED');
+    await dev.waitForType('PENDING_UPDATED', 2); // `submitting` at the submit, `submitted` at the end
     const types = dev.events().map((e) => e.type);
-    expect(types).toEqual(['DRAFT_CREATED', 'DRAFT_CONVERTED', 'PENDING_CREATED', 'JOB_STARTED', 'JOB_COMPLETED', 'ORDER_NUMBERS_RESOLVED', 'PENDING_UPDATED']);
+    expect(types).toEqual(['DRAFT_CREATED', 'DRAFT_CONVERTED', 'PENDING_CREATED', 'PENDING_UPDATED', 'JOB_STARTED', 'JOB_COMPLETED', 'ORDER_NUMBERS_RESOLVED', 'PENDING_UPDATED']);
     const replayed = await svc.device(u, 'tablet', { lastSeq: 0 });
-    await replayed.waitForSeq(7);
+    await replayed.waitForSeq(8);
     expect(replayed.ofType('JOB_PROGRESS')).toEqual([]);
     const order = await api.get(`/api/pending-orders/${conv.body.pendingOrderId}`);
     expect(order.body).toMatchObject({ status: 'submitted', erpOrderNumber: mapping.erpOrderNumber });

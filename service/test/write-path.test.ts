@@ -76,7 +76,7 @@ describe.each(storageVariants())('write path ($kind)', ({ kind, skip }) => {
       ['rt_draft_delete', () => storage.deleteDraft(u, { id: d2, deviceId: null }, null)],
       ['rt_draft_convert', () => storage.convertDraft(u, { id: d1, deviceId: 'a' }, null)],
       ['rt_pending_upsert', () => storage.upsertPendingOrders(u, { deviceId: 'a', orders: [{ id: o1, deviceId: null, ...content() }] }, null)],
-      ['rt_pending_submit', () => storage.submitPendingOrder(u, { id: o1 }, null)],
+      ['rt_pending_submit', () => storage.submitPendingOrder(u, { id: o1, deviceId: null }, null)],
       ['rt_append_event', () => storage.appendEvent(u, { type: 'JOB_STARTED', payload: { orderId: o1 }, originDeviceId: null })],
       ['rt_job_completed', () => storage.completeSubmission(u, { orderId: o1, jobId: 'j', erpOrderNumber: 'ERP-1', deviceId: null })],
       ['rt_job_failed', () => storage.failSubmission(u, { orderId: o1, jobId: 'j', error: 'x', attempt: 1, willRetry: true, deviceId: null })],
@@ -91,8 +91,8 @@ describe.each(storageVariants())('write path ($kind)', ({ kind, skip }) => {
     const events = await storage.readEvents(u, 0, 100, 100);
     expect(events.map((e) => [e.seq, e.type])).toEqual([
       [1, 'DRAFT_CREATED'], [2, 'DRAFT_UPDATED'], [3, 'DRAFT_CREATED'], [4, 'DRAFT_DELETED'], [5, 'DRAFT_CONVERTED'],
-      [6, 'PENDING_CREATED'], [7, 'PENDING_CREATED'], [8, 'JOB_STARTED'], [9, 'JOB_COMPLETED'], [10, 'ORDER_NUMBERS_RESOLVED'],
-      [11, 'PENDING_UPDATED'], [12, 'JOB_FAILED'], [13, 'PENDING_DELETED'],
+      [6, 'PENDING_CREATED'], [7, 'PENDING_CREATED'], [8, 'PENDING_UPDATED'], [9, 'JOB_STARTED'], [10, 'JOB_COMPLETED'],
+      [11, 'ORDER_NUMBERS_RESOLVED'], [12, 'PENDING_UPDATED'], [13, 'JOB_FAILED'], [14, 'PENDING_DELETED'],
     ]);
   });
 

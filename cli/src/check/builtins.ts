@@ -241,16 +241,16 @@ const gracefulRestart: BuiltinScenario = {
 
 const jobLifecycle: BuiltinScenario = {
   name: 'job-lifecycle',
-  description: 'submitting a pending order: JOB_STARTED, JOB_PROGRESS (transient, no seq), JOB_COMPLETED, ORDER_NUMBERS_RESOLVED, PENDING_UPDATED on every device',
+  description: 'submitting a pending order: PENDING_UPDATED (submitting), JOB_STARTED, JOB_PROGRESS (transient, no seq), JOB_COMPLETED, ORDER_NUMBERS_RESOLVED, PENDING_UPDATED on every device',
   async run(rt) {
     const u = rt.userId('u');
     const devices = await Promise.all([rt.connect('d1', u), rt.connect('d2', u)]);
     const order = orderBody();
     await rt.must(200, u, 'POST', '/api/pending-orders', { orders: [order] }, 'd1');
     const sub = await rt.must(202, u, 'POST', `/api/pending-orders/${order.id}/submit`, undefined, 'd1');
-    const want = ['JOB_STARTED', 'JOB_COMPLETED', 'ORDER_NUMBERS_RESOLVED', 'PENDING_UPDATED'];
+    const want = ['PENDING_UPDATED', 'JOB_STARTED', 'JOB_COMPLETED', 'ORDER_NUMBERS_RESOLVED', 'PENDING_UPDATED'];
     for (const d of devices) {
-      await d.waitFor(() => eventsOf(d, 'PENDING_UPDATED').length >= 1, rt.ms(15_000), 'the job to complete (PENDING_UPDATED)');
+      await d.waitFor(() => eventsOf(d, 'PENDING_UPDATED').length >= 2, rt.ms(15_000), 'the job to complete (PENDING_UPDATED)');
       const stored = d.stored().slice(1).map((e) => e.type);
       if (stored.join() !== want.join()) fail(`${d.name}: stored events after PENDING_CREATED should be ${want.join(', ')}; got ${stored.join(', ')}`);
       const progress = eventsOf(d, 'JOB_PROGRESS');

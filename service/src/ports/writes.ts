@@ -87,8 +87,11 @@ export interface StorageWrites {
     scope: IdempotencyScope | null,
   ): Promise<WriteOutcome<UpsertReplyBody>>;
   deletePendingOrder(userId: string, w: { id: string; deviceId: string | null }, scope: IdempotencyScope | null): Promise<WriteOutcome<{ seq: number }>>;
-  /** The committed part of a submit: the order `submitting` with its job id (enqueued by the caller after commit). */
-  submitPendingOrder(userId: string, w: { id: string }, scope: IdempotencyScope | null): Promise<WriteOutcome<{ jobId: string }>>;
+  /**
+   * The committed part of a submit: the order `submitting` with its job id (enqueued by the caller
+   * after commit) and PENDING_UPDATED from `deviceId`; nothing when it was already under way.
+   */
+  submitPendingOrder(userId: string, w: { id: string; deviceId: string | null }, scope: IdempotencyScope | null): Promise<WriteOutcome<{ jobId: string }>>;
 
   /** Append one event and change nothing else (a job's JOB_STARTED). Returns the committed event. */
   appendEvent(userId: string, e: { type: string; payload: unknown; originDeviceId: string | null }): Promise<StoredEvent[]>;

@@ -1,7 +1,8 @@
 /**
  * One device's socket and its delivery state: what it was sent (sentSeq), the live frames it queues
- * while a replay is under way, and the replay frames still in flight (for pacing, see delivery.ts).
- * Listeners live in the gateway, not per instance.
+ * while a replay is under way, the paced frames still in flight (see delivery.ts), and the transient
+ * frames it holds back under pressure (the latest per job). Listeners live in the gateway, not per
+ * instance.
  */
 import type { RawData, WebSocket } from 'ws';
 import type { BufferedEvent } from './ring-buffer.js';
@@ -9,6 +10,11 @@ import type { BufferedEvent } from './ring-buffer.js';
 /** An event ready to send: encoded once, shared by every socket. seq is null for transient events. */
 export interface Delivery extends Omit<BufferedEvent, 'seq'> {
   seq: number | null;
+  /**
+   * Transient events only: what a newer frame supersedes (the type and job id). A socket under
+   * pressure keeps one frame per key, the latest (delivery.ts).
+   */
+  coalesceKey?: string;
 }
 
 /** How waiting for a socket to write out its data ended. */
@@ -22,6 +28,13 @@ export class Connection {
   /** True while a replay is being prepared: live events wait in `queue` so the seam has no hole. */
   syncing = true;
   queue: Delivery[] = [];
+  /**
+   * Transient frames held back while the socket is over the transient mark (or syncing): one per
+   * coalesce key, the latest, oldest key first. They reference the Delivery every socket shares.
+   */
+  readonly parked = new Map<string, Delivery>();
+  /** Looks again whether the parked frames can go (delivery.ts). */
+  parkTimer: NodeJS.Timeout | null = null;
   closed = false;
   alive = true;
   badFrames = 0;
@@ -106,6 +119,7 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     this.clearTimers();
+    this.dropParked();
     try {
       this.ws.close(code, reason);
     } catch {
@@ -116,6 +130,13 @@ export class Connection {
     setTimeout(() => {
       if (ws.readyState !== ws.CLOSED) ws.terminate();
     }, graceMs).unref();
+  }
+
+  /** Forget the parked transient frames (the socket closed: they are never sent). */
+  dropParked(): void {
+    if (this.parkTimer) clearTimeout(this.parkTimer);
+    this.parkTimer = null;
+    this.parked.clear();
   }
 
   clearTimers(): void {

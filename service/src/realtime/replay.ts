@@ -2,9 +2,11 @@
  * The resume seam (as centrifuge's recovery/sync.go): HELLO, then the replay a device asked for
  * (from the ring buffer, else the event log) or RESYNC_REQUIRED when it cannot be served, then live.
  *
- * A socket that is (re)syncing queues live events while its replay is read, then sends the replay
- * and the queue, skipping anything at or below the last seq it sent: no hole and no duplicate at the
- * seam. RESUMEs that arrive meanwhile are coalesced into one, run when the sync ends.
+ * A socket that is (re)syncing queues live events while its replay is read and sent, then sends the
+ * queue, skipping anything at or below the last seq it sent: no hole and no duplicate at the seam.
+ * Replay and queue are paced alike (delivery.ts `sendReplay`, `drainQueued`): live events that
+ * arrive during a long paced replay follow it at the same pace, in seq order, never as one burst
+ * when it ends. RESUMEs that arrive meanwhile are coalesced into one, run when the sync ends.
  */
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
@@ -34,7 +36,7 @@ export function createReplay(deps: {
   metrics: Metrics;
   log: Logger;
   options: ReplayOptions;
-  delivery: Pick<DeliveryRules, 'sendLive' | 'sendReplay'>;
+  delivery: Pick<DeliveryRules, 'sendReplay' | 'drainQueued'>;
   /** The user's stream on this instance, if it still has one. */
   streamOf: (userId: string) => UserStream | undefined;
 }) {
@@ -60,11 +62,10 @@ export function createReplay(deps: {
     conn.send(encodeControlFrame('RESYNC_REQUIRED', { reason, latestSeq, epoch }));
   }
 
-  /** End a sync: send what queued up meanwhile (skipping what the replay covered), then go live. */
-  function finishSync(conn: Connection): void {
-    conn.syncing = false;
-    while (conn.queue.length > 0 && !conn.syncing && !conn.closed) delivery.sendLive(conn, conn.takeQueued()!);
-    if (!conn.syncing && conn.pendingResume !== null) {
+  /** End a sync: send what queued up meanwhile (paced, skipping what the replay covered), then go live. */
+  async function finishSync(conn: Connection): Promise<void> {
+    if ((await delivery.drainQueued(conn)) !== 'live') return;
+    if (conn.pendingResume !== null) {
       const lastSeq = conn.pendingResume;
       conn.pendingResume = null;
       resume(conn, lastSeq);
@@ -84,7 +85,7 @@ export function createReplay(deps: {
       if (!range) sendResync(conn, 'evicted', target, stream.epoch);
       else if (!(await delivery.sendReplay(conn, range.events, range.source))) return;
       conn.sentSeq = target;
-      finishSync(conn);
+      await finishSync(conn);
     } catch (err) {
       log.error({ err, userId: conn.userId }, 'catch-up failed');
       conn.close(CloseCode.INTERNAL, 'replay failed: reconnect and resume');
@@ -153,7 +154,7 @@ export function createReplay(deps: {
     if (replay && !(await delivery.sendReplay(conn, replay.events, replay.source))) return;
     if (conn.closed) return;
     conn.sentSeq = startSeq;
-    finishSync(conn);
+    await finishSync(conn);
   }
 
   return { open, resume, catchUp };

@@ -24,7 +24,7 @@ export const WRITE_STATEMENTS = {
   draftConvert: call('rt_draft_convert', [...SCOPED, 'uuid', 'text']),
   pendingUpsert: call('rt_pending_upsert', [...SCOPED, 'text', 'json']),
   pendingDelete: call('rt_pending_delete', [...SCOPED, 'uuid', 'text']),
-  pendingSubmit: call('rt_pending_submit', [...SCOPED, 'uuid']),
+  pendingSubmit: call('rt_pending_submit', [...SCOPED, 'uuid', 'text']),
   appendEvent: call('rt_append_event', ['text', 'text', 'json', 'text']),
   jobCompleted: call('rt_job_completed', ['text', 'text', 'text', 'text', 'text']),
   jobFailed: call('rt_job_failed', ['text', 'text', 'text', 'text', 'integer', 'boolean', 'text']),
@@ -86,7 +86,7 @@ export function createSqlWrites(db: SqlQuery): StorageWrites {
     upsertPendingOrders: (userId, { deviceId, orders }, scope) =>
       write(userId, s.pendingUpsert, [...scopeParams(userId, scope), deviceId, JSON.stringify(orders)]),
     deletePendingOrder: (userId, { id, deviceId }, scope) => write(userId, s.pendingDelete, [...scopeParams(userId, scope), id, deviceId]),
-    submitPendingOrder: (userId, { id }, scope) => write(userId, s.pendingSubmit, [...scopeParams(userId, scope), id]),
+    submitPendingOrder: (userId, { id, deviceId }, scope) => write(userId, s.pendingSubmit, [...scopeParams(userId, scope), id, deviceId]),
 
     appendEvent: async (userId, e) =>
       events(userId, await run(s.appendEvent, [userId, e.type, JSON.stringify(e.payload ?? null), e.originDeviceId])),

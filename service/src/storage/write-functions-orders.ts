@@ -103,6 +103,44 @@ export const PENDING_ORDER_FUNCTIONS: readonly string[] = [
   END $$`,
 ];
 
+/**
+ * Migration 7: rt_pending_submit with the submitting device (p_device), emitting PENDING_UPDATED.
+ * Migration 4's five-argument version stays as it was (applied migrations are history, never
+ * edited); this one replaces it on every database, old or new.
+ */
+export const PENDING_SUBMIT_EVENT_MIGRATION: readonly string[] = [
+  `-- POST /api/pending-orders/:id/submit, the committed part: the order becomes 'submitting' with a
+  -- new job id (202 { jobId }), enqueued by the caller after commit, and PENDING_UPDATED in the same
+  -- transaction: a status change every device must see (DESIGN §3), not only once the job starts.
+  -- While a submission is under way, its job id again and no event (nothing changed); once
+  -- submitted, ALREADY_SUBMITTED. The job emits the rest.
+  CREATE OR REPLACE FUNCTION rt_pending_submit(p_user text, p_key text, p_fingerprint text, p_not_before timestamptz,
+                                               p_id uuid, p_device text)
+  RETURNS json LANGUAGE plpgsql AS $$
+  DECLARE log user_logs; kept json; now_ timestamptz; cur pending_orders; job text;
+  BEGIN
+    log := rt_lock_log(p_user);
+    kept := rt_kept_reply(p_user, p_key, p_fingerprint, p_not_before);
+    IF kept IS NOT NULL THEN RETURN kept; END IF;
+    now_ := rt_now();
+    SELECT * INTO cur FROM pending_orders WHERE user_id = p_user AND id = p_id;
+    IF NOT FOUND THEN RETURN json_build_object('refused', 'NOT_FOUND'); END IF;
+    IF cur.status = 'submitted' THEN
+      RETURN json_build_object('refused', 'ALREADY_SUBMITTED', 'erpOrderNumber', cur.erp_order_number);
+    END IF;
+    IF cur.status = 'submitting' AND cur.job_id IS NOT NULL THEN
+      RETURN rt_finish(log, now_, '[]', 202, json_build_object('jobId', cur.job_id), p_key, p_fingerprint);
+    END IF;
+    job := gen_random_uuid()::text;
+    UPDATE pending_orders SET status = 'submitting', job_id = job, server_updated_at = now_, version = cur.version + 1
+    WHERE user_id = p_user AND id = p_id;
+    RETURN rt_finish(log, now_,
+      json_build_array(rt_event('PENDING_UPDATED', json_build_object('orderIds', json_build_array(p_id), 'count', 1), p_device)),
+      202, json_build_object('jobId', job), p_key, p_fingerprint);
+  END $$`,
+  `DROP FUNCTION rt_pending_submit(text, text, text, timestamptz, uuid)`,
+];
+
 export const JOB_FUNCTIONS: readonly string[] = [
   `-- One event and nothing else (JOB_STARTED): the generic append.
   CREATE FUNCTION rt_append_event(p_user text, p_type text, p_payload json, p_origin text)

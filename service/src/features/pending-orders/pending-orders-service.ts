@@ -60,6 +60,8 @@ export function createPendingOrdersService({ storage, commit, jobs }: { storage:
      * Queue the order for the ERP. Safe to call twice, with or without a key: while a submission is
      * under way the same job id is answered; once submitted, 409 ALREADY_SUBMITTED (with a key: the
      * kept 202 again); after a final failure, a call without a key (or with a new one) submits anew.
+     * The switch to `submitting` is a status change every device sees: PENDING_UPDATED from
+     * `deviceId`, in the same transaction (a repeat while under way changes nothing, emits nothing).
      *
      * The job id is recoverable rather than deterministic: the storage's write makes it and commits it
      * on the order row (status `submitting`) in the same transaction as the key. The job is enqueued after commit;
@@ -68,7 +70,7 @@ export function createPendingOrdersService({ storage, commit, jobs }: { storage:
      * repeat never creates a second job.
      */
     async submit(userId: string, id: string, deviceId: string | null, scope: IdempotencyScope | null = null): Promise<Reply<{ jobId: string }>> {
-      const reply = await commit.reply(storage.submitPendingOrder(userId, { id }, scope), 'Pending order');
+      const reply = await commit.reply(storage.submitPendingOrder(userId, { id, deviceId }, scope), 'Pending order');
       if (reply.replayed && !(await stillSubmitting(userId, id, reply.body.jobId))) return reply; // its job ran: nothing to recover
       try {
         await jobs.enqueueSubmit({ userId, orderId: id, deviceId }, reply.body.jobId);
