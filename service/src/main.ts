@@ -14,7 +14,7 @@ export async function boot(role: 'service' | 'worker'): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
-    if (role === 'worker' && !config.redis.url) throw new ConfigError('REDIS_URL is required to run a separate worker');
+    if (role === 'worker' && !config.redis.target) throw new ConfigError('REDIS_URL or REDIS_CLUSTER_NODES is required to run a separate worker');
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`archibald-realtime: ${err.message}\n`);
@@ -31,8 +31,8 @@ export async function boot(role: 'service' | 'worker'): Promise<void> {
   const { app } = await composeApp(config, log, { instanceId });
   const summary = {
     storage: config.databaseUrl ? 'postgres' : config.dataDir ? `pglite:${config.dataDir}` : 'pglite:memory',
-    bus: config.redis.url ? 'redis' : 'memory',
-    jobs: config.redis.url ? `bullmq${config.runWorker ? '+worker' : ''}` : 'memory',
+    bus: config.redis.target?.kind === 'cluster' ? 'redis-cluster' : config.redis.target ? 'redis' : 'memory',
+    jobs: config.redis.target ? `bullmq${config.runWorker ? '+worker' : ''}` : 'memory',
   };
   if (role === 'service') {
     const { url } = await app.listen();

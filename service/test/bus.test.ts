@@ -1,22 +1,34 @@
-/** Bus port conformance: the in-process bus and the Redis bus behave the same to the hub. */
+/** Bus port conformance: the in-process bus, the Redis bus and the Redis Cluster bus behave the same to the hub. */
 import { afterAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { createMemoryBus } from '../src/adapters/bus-memory.js';
 import { createRedisBus } from '../src/adapters/bus-redis.js';
-import type { Bus, BusEvent, BusHandlers } from '../src/ports/bus.js';
-import { redisForSuite } from './support/redis-server.js';
+import { createRedisClusterBus } from '../src/adapters/bus-redis-cluster.js';
+import type { Bus, BusEvent, BusHandlers, ControlMessage } from '../src/ports/bus.js';
+import { redisVariants, type RedisVariant } from './support/redis-variants.js';
 
-const redis = await redisForSuite();
+const redis = await redisVariants();
 const log = pino({ level: 'silent' });
 
-const variants: { name: string; skip: string | null; make: (h: BusHandlers) => Bus }[] = [
-  { name: 'memory', skip: null, make: (h) => createMemoryBus(h) },
-  { name: 'redis', skip: redis.skip, make: (h) => createRedisBus(h, { url: redis.server!.url, log, prefix: `t${Date.now()}:` }) },
+/** The bus adapter for a Redis variant, as compose.ts picks it. */
+function redisBus(v: RedisVariant, h: BusHandlers, prefix: string): Bus {
+  const target = v.target();
+  return target.kind === 'cluster' ? createRedisClusterBus(h, { target, log, prefix }) : createRedisBus(h, { url: target.url, log, prefix });
+}
+
+/** `shared`: two buses made with one prefix are two instances on one network (not so in memory). */
+const variants: { name: string; skip: string | null; shared: boolean; make: (h: BusHandlers, prefix?: string) => Bus }[] = [
+  { name: 'memory', skip: null, shared: false, make: (h) => createMemoryBus(h) },
+  ...redis.map((v) => ({ name: v.name, skip: v.skip, shared: true, make: (h: BusHandlers, prefix?: string) => redisBus(v, h, prefix ?? `t${Date.now()}:`) })),
 ];
 
 afterAll(async () => {
-  await redis.server?.stop();
+  await Promise.all(redis.map((v) => v.stop()));
 });
+
+async function until(pred: () => boolean, ms = 2_000): Promise<void> {
+  for (const end = Date.now() + ms; !pred() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+}
 
 const event = (userId: string, seq: number): BusEvent => ({
   userId,
@@ -65,16 +77,44 @@ describe.each(variants)('Bus conformance ($name)', ({ skip, make }) => {
   });
 });
 
-describe.skipIf(redis.skip)('Redis bus across instances', () => {
-  it('an event published by one instance reaches another subscribed instance', async () => {
+describe.each(variants)('Bus broadcast ($name)', ({ skip, shared, make }) => {
+  it.skipIf(skip)('reaches every instance, the sender included, whatever users they hold', async () => {
+    const prefix = `b${Date.now()}:`;
+    const got: [string, ControlMessage][] = [];
+    const buses = ['a', 'b'].map((name) => make({ onEvent: () => undefined, onControl: (m) => got.push([name, m]) }, prefix));
+    const expected = shared ? ['a', 'b'] : ['a'];
+    try {
+      // The control subscription is made on connect: probe until each bus that should hear one does.
+      const probe: ControlMessage = { kind: 'revoke', userId: 'probe', notBeforeMs: 0 };
+      for (let i = 0; i < 50 && new Set(got.map(([name]) => name)).size < expected.length; i += 1) {
+        await buses[0]!.broadcast(probe);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      got.length = 0;
+      const msg: ControlMessage = { kind: 'revoke', userId: 'erin', notBeforeMs: 1_700_000_000_000 };
+      await buses[0]!.broadcast(msg);
+      await until(() => got.length >= expected.length);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(got.map(([name]) => name).sort()).toEqual(expected);
+      expect(got.map(([, m]) => m)).toEqual(expected.map(() => msg));
+    } finally {
+      await Promise.all(buses.map((b) => b.close()));
+    }
+  });
+});
+
+describe.each(redis)('Redis bus across instances ($name)', (v) => {
+  it.skipIf(v.skip)('an event published by one instance reaches another subscribed instance, once', async () => {
     const b: BusEvent[] = [];
     const prefix = `x${Date.now()}:`;
-    const busA = createRedisBus({ onEvent: () => undefined }, { url: redis.server!.url, log, prefix });
-    const busB = createRedisBus({ onEvent: (e) => b.push(e) }, { url: redis.server!.url, log, prefix });
+    const busA = redisBus(v, { onEvent: () => undefined }, prefix);
+    const busB = redisBus(v, { onEvent: (e) => b.push(e) }, prefix);
     try {
       await busB.subscribe('dave');
       await busA.publish(event('dave', 7));
-      for (let i = 0; i < 50 && b.length < 1; i += 1) await new Promise((r) => setTimeout(r, 20));
+      await until(() => b.length >= 1);
+      await new Promise((r) => setTimeout(r, 100));
       expect(b).toHaveLength(1);
       expect(b[0]!.frame).toBe(event('dave', 7).frame);
       expect(b[0]!.seq).toBe(7);

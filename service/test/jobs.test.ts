@@ -1,4 +1,4 @@
-/** JobQueue port conformance: the in-process runner and BullMQ run the same processor the same way. */
+/** JobQueue port conformance: the in-process runner and BullMQ (on one Redis and on a Redis Cluster) run the same processor the same way. */
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
@@ -6,23 +6,23 @@ import { createBullmqJobQueue } from '../src/adapters/jobs-bullmq.js';
 import { createMemoryJobQueue } from '../src/adapters/jobs-memory.js';
 import type { JobFailureHandler, JobQueue, SubmitOrderProcessor } from '../src/ports/jobs.js';
 import { UnrecoverableJobError } from '../src/features/jobs/submit-order.js';
-import { redisForSuite } from './support/redis-server.js';
+import { redisVariants } from './support/redis-variants.js';
 
-const redis = await redisForSuite();
+const redis = await redisVariants();
 const log = pino({ level: 'silent' });
 afterAll(async () => {
-  await redis.server?.stop();
+  await Promise.all(redis.map((v) => v.stop()));
 });
 
 type Make = (p: SubmitOrderProcessor, f: JobFailureHandler) => JobQueue;
 const variants: { name: string; skip: string | null; make: Make }[] = [
   { name: 'memory', skip: null, make: (processor, onFailure) => createMemoryJobQueue({ processor, onFailure, attempts: 3, backoffMs: 10 }) },
-  {
-    name: 'bullmq',
-    skip: redis.skip,
-    make: (processor, onFailure) =>
-      createBullmqJobQueue({ url: redis.server!.url, log, processor, onFailure, attempts: 3, backoffMs: 10, prefix: `t${randomUUID().slice(0, 8)}` }),
-  },
+  ...redis.map((v) => ({
+    name: `bullmq on ${v.name}`,
+    skip: v.skip,
+    make: ((processor, onFailure) =>
+      createBullmqJobQueue({ target: v.target(), log, processor, onFailure, attempts: 3, backoffMs: 10, prefix: `t${randomUUID().slice(0, 8)}` })) as Make,
+  })),
 ];
 
 async function until(pred: () => Promise<boolean>, ms = 10_000): Promise<void> {
@@ -86,11 +86,11 @@ describe.each(variants)('JobQueue conformance ($name)', ({ skip, make }) => {
   });
 });
 
-describe.skipIf(redis.skip)('BullMQ maintenance scheduler', () => {
-  it('runs the repeatable maintenance job on its interval', async () => {
+describe.each(redis)('BullMQ maintenance scheduler ($name)', (v) => {
+  it.skipIf(v.skip)('runs the repeatable maintenance job on its interval', async () => {
     let runs = 0;
     const q = createBullmqJobQueue({
-      url: redis.server!.url,
+      target: v.target(),
       log,
       processor: async () => undefined,
       onFailure: async () => undefined,

@@ -5,26 +5,24 @@
  */
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
+import type { RedisTarget } from '../config.js';
 import type { JobFailureHandler, JobQueue, JobState, JobView, SubmitOrderJobData, SubmitOrderProcessor } from '../ports/jobs.js';
+import { closeRedisClient, createRedisClient } from './redis-client.js';
 
 const QUEUE = 'submit-order';
 const MAINTENANCE_QUEUE = 'maintenance';
 
-function connectionOptions(url: string) {
-  const u = new URL(url);
-  return {
-    host: u.hostname,
-    port: Number(u.port || 6379),
-    username: u.username ? decodeURIComponent(u.username) : undefined,
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0,
-    // Workers block on Redis: BullMQ requires this to be null.
-    maxRetriesPerRequest: null,
-  };
-}
+/**
+ * BullMQ's scripts touch several keys of a queue at once, which a Redis Cluster allows only within
+ * one slot: on a cluster the prefix is a hash tag (`{rt}`), so every key of every queue lands in the
+ * same slot. Jobs are few next to events, so one shard carrying them is not a limit.
+ */
+export const bullmqPrefix = (target: RedisTarget, prefix: string) =>
+  target.kind === 'cluster' && !/\{[^}]+\}/.test(prefix) ? `{${prefix}}` : prefix;
 
 export interface BullmqJobQueueOptions {
-  url: string;
+  /** One Redis server or a Redis Cluster (redis-client.ts). */
+  target: RedisTarget;
   log: Logger;
   processor: SubmitOrderProcessor;
   onFailure: JobFailureHandler;
@@ -41,12 +39,21 @@ export interface BullmqJobQueueOptions {
 
 export function createBullmqJobQueue(opts: BullmqJobQueueOptions): JobQueue {
   const log = opts.log.child({ component: 'jobs-bullmq' });
-  const connection = connectionOptions(opts.url);
-  const prefix = opts.prefix ?? 'rt';
+  const prefix = bullmqPrefix(opts.target, opts.prefix ?? 'rt');
   // The queue serves HTTP requests (submit, job status, /metrics): while Redis is down its commands
   // fail at once (the submit answers 503, retry-safe) instead of waiting in ioredis' offline queue
-  // for as long as the outage lasts. Workers keep the blocking, wait-forever connection.
-  const queue = new Queue<SubmitOrderJobData>(QUEUE, { connection: { ...connection, enableOfflineQueue: false, maxRetriesPerRequest: 1 }, prefix });
+  // for as long as the outage lasts. Workers keep the blocking, wait-forever connection (BullMQ
+  // requires maxRetriesPerRequest null there, and duplicates it for each blocking call).
+  // Node connections are opened at start (lazyConnect off): a cluster without an offline queue
+  // refuses commands to a node that is still connecting.
+  const queueConnection = createRedisClient(opts.target, {
+    connectionName: 'rt-jobs-queue',
+    redis: { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false },
+    cluster: { enableOfflineQueue: false },
+  });
+  const connection = createRedisClient(opts.target, { connectionName: 'rt-jobs-worker', redis: { maxRetriesPerRequest: null, lazyConnect: false } });
+  for (const c of [queueConnection, connection]) c.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error'));
+  const queue = new Queue<SubmitOrderJobData>(QUEUE, { connection: queueConnection, prefix });
   queue.on('error', (err) => log.warn({ err: err.message }, 'queue error'));
   const workers: Worker[] = [];
   let maintenanceQueue: Queue | null = null;
@@ -132,6 +139,8 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): JobQueue {
     async close() {
       await Promise.allSettled(workers.map((w) => w.close()));
       await Promise.allSettled([queue.close(), maintenanceQueue?.close()]);
+      // Shared connections: BullMQ leaves them open, they are ours to close.
+      await Promise.allSettled([closeRedisClient(queueConnection), closeRedisClient(connection)]);
     },
   };
 }

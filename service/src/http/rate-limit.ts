@@ -9,11 +9,11 @@
  * restart or the documented load tests send.
  */
 import type { Middleware } from 'koa';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Principal } from '../auth.js';
-import type { RateLimitConfig } from '../config.js';
+import { createRedisClient, isCluster, type RedisClient } from '../adapters/redis-client.js';
+import type { RateLimitConfig, RedisTarget } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { BeforeUpgrade } from '../realtime/gateway.js';
@@ -62,7 +62,7 @@ export interface RateLimitDeps {
   metrics: Pick<Metrics, 'rateLimited'>;
   log: Logger;
   /** Set: counters in Redis, shared by every instance on it. Unset: in this process's memory. */
-  redis?: { url: string; prefix: string };
+  redis?: { target: RedisTarget; prefix: string };
 }
 
 export function createRateLimits(deps: RateLimitDeps) {
@@ -71,20 +71,22 @@ export function createRateLimits(deps: RateLimitDeps) {
   const duration = config.windowMs / 1000;
   const windowText = `${duration} s`;
 
-  let redis: Redis | null = null;
+  let redis: RedisClient | null = null;
+  let everReady = false;
   /** True from the first fallback to memory until Redis is ready again: one warning per outage. */
   let degraded = false;
   if (config.enabled && deps.redis) {
-    redis = new Redis(deps.redis.url, {
+    redis = createRedisClient(deps.redis.target, {
       connectionName: 'rt-rate-limit',
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: 1,
-      commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
-      retryStrategy: (n: number) => Math.min(50 * 2 ** n, 2_000),
+      redis: { enableOfflineQueue: true, maxRetriesPerRequest: 1, commandTimeout: REDIS_COMMAND_TIMEOUT_MS },
+      // A cluster retries a command whose node is gone up to 16 times, 100 ms apart: a check on a
+      // dead shard goes to the insurance limiter at once instead of holding the write 1.6 s.
+      cluster: { retryDelayOnFailover: 0 },
     });
     // Connection errors are reported once through the fallback below (the bus logs its own).
     redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error'));
     redis.on('ready', () => {
+      everReady = true;
       if (!degraded) return;
       degraded = false;
       log.info('rate limit store reachable again: counting in Redis');
@@ -93,6 +95,8 @@ export function createRateLimits(deps: RateLimitDeps) {
 
   const onFallback = () => {
     if (degraded) return;
+    // A cluster refuses checks until it is first ready (see below): that is start-up, not an outage.
+    if (!everReady && redis && isCluster(redis) && ['wait', 'connecting', 'connect'].includes(redis.status)) return;
     degraded = true;
     log.warn(
       { redisStatus: redis?.status },
@@ -115,8 +119,10 @@ export function createRateLimits(deps: RateLimitDeps) {
     return new RateLimiterRedis({
       ...opts,
       storeClient: redis,
-      // Not ready (still connecting, or reconnecting): the command waits in the offline queue, bounded by the command timeout.
-      rejectIfRedisNotReady: false,
+      // One server not ready (still connecting, or reconnecting): the command waits in the offline
+      // queue, bounded by the command timeout. A cluster's own offline queue has no timeout, so a
+      // cluster that is not ready sends the check to the insurance limiter at once instead.
+      rejectIfRedisNotReady: isCluster(redis),
       insuranceLimiter: new FallbackLimiter(opts),
       // A key over its limit is refused from memory until its window ends: a flood costs no Redis round trip.
       inMemoryBlockOnConsumed: points + 1,

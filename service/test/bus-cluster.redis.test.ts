@@ -1,0 +1,129 @@
+/**
+ * The Redis Cluster bus on a real 3-master cluster: user channels are sharded (each master carries
+ * its own users' channels, nothing is copied to every node), and a master killed with -9 and
+ * restarted is subscribed again, with onReconnect called so the hub can fill the gap from the log.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { userChannel } from '../src/adapters/bus-redis.js';
+import { createRedisClusterBus } from '../src/adapters/bus-redis-cluster.js';
+import { keySlot } from '../src/adapters/redis-slot.js';
+import type { Bus, BusEvent, BusHandlers } from '../src/ports/bus.js';
+import { redisClusterForSuite } from './support/redis-variants.js';
+
+const v = await redisClusterForSuite();
+const log = pino({ level: 'silent' });
+afterAll(async () => {
+  await v.stop();
+});
+
+const event = (userId: string, seq: number): BusEvent => ({
+  userId,
+  seq,
+  epoch: 'e1',
+  type: 'DRAFT_CREATED',
+  timestamp: new Date().toISOString(),
+  frame: JSON.stringify({ type: 'DRAFT_CREATED', payload: { n: seq }, seq }),
+});
+
+async function until(pred: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`${what} not met in ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** PUBSUB on one node: `SHARDCHANNELS` (sharded) or `CHANNELS` (classic) matching the pattern. */
+async function channelsOn(port: number, kind: 'SHARDCHANNELS' | 'CHANNELS', pattern: string): Promise<string[]> {
+  const r = new Redis({ host: '127.0.0.1', port, lazyConnect: true });
+  try {
+    return (await r.call('PUBSUB', kind, pattern)) as string[];
+  } finally {
+    r.disconnect();
+  }
+}
+
+describe.skipIf(v.skip)('Redis Cluster bus', () => {
+  const cluster = v.cluster!;
+  const make = (h: BusHandlers, prefix: string): Bus => createRedisClusterBus(h, { target: { kind: 'cluster', nodes: cluster.nodes }, log, prefix });
+
+  it('computes the same hash slot as the cluster (CLUSTER KEYSLOT), hash tags included', async () => {
+    const r = new Redis({ host: '127.0.0.1', port: cluster.nodes[0]!.port, lazyConnect: true });
+    try {
+      for (const key of ['rt:u:alice', 'rt:u:è✓-user', '{rt}:submit-order:id', 'a{}b', 'x{tag}y{z}', '{', 'user-1', '']) {
+        expect(keySlot(key), key).toBe(Number(await r.call('CLUSTER', 'KEYSLOT', key)));
+      }
+    } finally {
+      r.disconnect();
+    }
+  });
+
+  it('spreads user channels over every master with sharded pub/sub, and delivers each event once', async () => {
+    const prefix = `s${Date.now()}:`;
+    const got: BusEvent[] = [];
+    const sub = make({ onEvent: (e) => got.push(e) }, prefix);
+    const pub = make({ onEvent: () => undefined }, prefix);
+    const users = Array.from({ length: 30 }, (_, i) => `user-${i}`);
+    try {
+      for (const u of users) await sub.subscribe(u);
+      const perNode = await Promise.all(cluster.nodes.map((n) => channelsOn(n.port, 'SHARDCHANNELS', `${prefix}*`)));
+      // Each master holds only the channels of the slots it owns, and every master holds some.
+      expect(perNode.every((list) => list.length > 0)).toBe(true);
+      expect(perNode.flat().sort()).toEqual(users.map((u) => userChannel(prefix, u)).sort());
+      for (let i = 0; i < cluster.nodes.length; i += 1) {
+        expect((await channelsOn(cluster.nodes[i]!.port, 'CHANNELS', `${prefix}u:*`))).toEqual([]);
+      }
+      for (const u of users) await pub.publish(event(u, 1));
+      await until(() => got.length >= users.length);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(got.map((e) => e.userId).sort()).toEqual([...users].sort());
+    } finally {
+      await Promise.all([sub.close(), pub.close()]);
+    }
+  });
+
+  it('a master killed with -9 and restarted: its users are subscribed again, onReconnect is called, other shards never stop', async () => {
+    const prefix = `k${Date.now()}:`;
+    const got: BusEvent[] = [];
+    let reconnects = 0;
+    const controls: string[] = [];
+    const sub = make({ onEvent: (e) => got.push(e), onReconnect: () => (reconnects += 1), onControl: (m) => controls.push(m.userId) }, prefix);
+    const pub = make({ onEvent: () => undefined }, prefix);
+    try {
+      const owner = await cluster.ownerOf(userChannel(prefix, 'frank'));
+      // A user whose channel lives on another master.
+      let other = '';
+      for (let i = 0; !other; i += 1) if ((await cluster.ownerOf(userChannel(prefix, `g${i}`))) !== owner) other = `g${i}`;
+      await sub.subscribe('frank');
+      await sub.subscribe(other);
+      await pub.publish(event('frank', 1));
+      await until(() => got.length === 1, 5_000, 'first event');
+
+      await cluster.kill(owner);
+      // The other shard keeps working while frank's is down.
+      await until(async () => {
+        await pub.publish(event(other, 1)).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 100));
+        return got.some((e) => e.userId === other);
+      }, 10_000, 'delivery on the shard that stayed up');
+      expect(reconnects).toBe(0);
+      // A broadcast still reaches the instance, once, through the subscribers of the live nodes.
+      await until(async () => {
+        await pub.broadcast({ kind: 'revoke', userId: 'during-outage', notBeforeMs: 1 }).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 200));
+        return controls.length > 0;
+      }, 10_000, 'a broadcast during the outage');
+      expect(controls).toEqual(['during-outage']);
+
+      await cluster.restart(owner);
+      await until(() => reconnects >= 1, 15_000, 'onReconnect after the restart');
+      await pub.publish(event('frank', 2));
+      await until(() => got.some((e) => e.userId === 'frank' && e.seq === 2), 5_000, 'delivery after the restart');
+      expect(got.filter((e) => e.userId === 'frank').map((e) => e.seq)).toEqual([1, 2]);
+    } finally {
+      await Promise.all([sub.close(), pub.close()]);
+    }
+  }, 60_000);
+});

@@ -1,0 +1,154 @@
+/**
+ * A throwaway Redis Cluster: three masters, no replicas, from Debian's redis-server, on free ports
+ * on 127.0.0.1, no persistence, state in a temporary directory. One node can be killed (-9) and
+ * restarted on the same ports with the same nodes.conf, so it rejoins owning the same slots.
+ *
+ * Settings chosen for tests: `cluster-node-timeout` is short so a dead master is noticed in about a
+ * second, and `cluster-require-full-coverage no` keeps the other shards serving while one is down
+ * (a real deployment has replicas instead; here the outage of one shard is the point).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort, waitForPort } from './free-port.js';
+import { redisServerBinary } from './redis-server.js';
+
+const run = promisify(execFile);
+
+export interface RedisClusterNode {
+  host: string;
+  port: number;
+}
+
+export interface RedisCluster {
+  nodes: RedisClusterNode[];
+  /** The REDIS_CLUSTER_NODES value: `127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3`. */
+  nodesEnv: string;
+  /** Index (into `nodes`) of the master that owns the slot of `key` (a key or a shard channel). */
+  ownerOf(key: string): Promise<number>;
+  /** Kill -9 one node: its shard's data and subscriptions are gone until restart(). */
+  kill(node: number): Promise<void>;
+  /** Start a killed node again (same ports, same nodes.conf) and wait until the cluster is whole. */
+  restart(node: number): Promise<void>;
+  /** Kill every node (the whole cluster is down) / start them all again. */
+  killAll(): Promise<void>;
+  restartAll(): Promise<void>;
+  /** Wait until every node says `cluster_state:ok` and none is flagged failed. */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function cli(port: number, ...args: string[]): Promise<string> {
+  const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 10_000 });
+  return stdout;
+}
+
+export async function startRedisCluster(opts: { masters?: number } = {}): Promise<RedisCluster> {
+  const bin = redisServerBinary();
+  if (!bin) throw new Error('redis-server not found (Debian package redis-server; .ci/run installs it)');
+  const count = opts.masters ?? 3;
+  const dir = mkdtempSync(join(tmpdir(), 'rt-redis-cluster-'));
+  // The cluster bus port is port + 10000 by default, which can fall outside 65535 for a kernel-chosen
+  // port: give each node its own free bus port instead (cluster-port, Redis 7).
+  const ports: { port: number; busPort: number }[] = [];
+  for (let i = 0; i < count; i += 1) ports.push({ port: await freePort(), busPort: await freePort() });
+  const procs: (ChildProcess | null)[] = ports.map(() => null);
+
+  const startNode = async (i: number) => {
+    const { port, busPort } = ports[i]!;
+    // prettier-ignore
+    const args = [
+      '--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'yes',
+      '--cluster-enabled', 'yes', '--cluster-port', String(busPort),
+      '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir,
+      '--cluster-node-timeout', '1000', '--cluster-require-full-coverage', 'no',
+      '--save', '', '--appendonly', 'no',
+    ];
+    procs[i] = spawn(bin, args, { stdio: 'ignore' });
+    await waitForPort(port, `redis-server (cluster node ${i})`);
+  };
+
+  const kill = async (i: number) => {
+    const p = procs[i];
+    procs[i] = null;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+  };
+
+  const waitHealthy = async (timeoutMs = 20_000) => {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      try {
+        const states = await Promise.all(
+          ports.map(async ({ port }) => {
+            const info = await cli(port, 'cluster', 'info');
+            const nodes = await cli(port, 'cluster', 'nodes');
+            return /cluster_state:ok/.test(info) && !/\bfail\??\b/.test(nodes) && (nodes.match(/\bconnected\b/g) ?? []).length === count;
+          }),
+        );
+        if (states.every(Boolean)) return;
+        last = `states ${states.join(',')}`;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      if (Date.now() > deadline) throw new Error(`redis cluster not healthy after ${timeoutMs} ms (${last})`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
+  const stop = async () => {
+    await Promise.all(ports.map((_, i) => kill(i)));
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    await Promise.all(ports.map((_, i) => startNode(i)));
+    await run('redis-cli', ['--cluster', 'create', ...ports.map(({ port }) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    await waitHealthy();
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  const nodes = ports.map(({ port }) => ({ host: '127.0.0.1', port }));
+  return {
+    nodes,
+    nodesEnv: nodes.map((n) => `${n.host}:${n.port}`).join(','),
+    async ownerOf(key) {
+      const slot = Number((await cli(ports[0]!.port, 'cluster', 'keyslot', key)).trim());
+      for (let i = 0; i < ports.length; i += 1) {
+        // `cluster nodes` on a node: its own line carries `myself` and its slot ranges.
+        const mine = (await cli(ports[i]!.port, 'cluster', 'nodes')).split('\n').find((l) => l.includes('myself'));
+        const ranges = (mine ?? '').split(' ').slice(8);
+        for (const r of ranges) {
+          const [a, b = a] = r.split('-').map(Number);
+          if (slot >= a! && slot <= b!) return i;
+        }
+      }
+      throw new Error(`no node owns slot ${slot} of ${key}`);
+    },
+    kill,
+    async restart(i) {
+      await startNode(i);
+      await waitHealthy();
+    },
+    async killAll() {
+      await Promise.all(ports.map((_, i) => kill(i)));
+    },
+    async restartAll() {
+      await Promise.all(ports.map((_, i) => startNode(i)));
+      await waitHealthy();
+    },
+    waitHealthy,
+    stop,
+  };
+}
