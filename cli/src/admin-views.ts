@@ -1,33 +1,28 @@
 /**
- * What the admin commands show (`rtctl stats`, `rtctl buffer`, `rtctl connections`): each asks
- * every --url (one instance each) and makes a View, the raw JSON objects (one line each with
- * --json) and the tables made from them. An admin token is required (403 otherwise, exit 4).
- * admin-output.tsx decides how a View is shown.
+ * What the admin commands show: each asks every --url and makes a View, the raw JSON objects (one
+ * line each with --json) and the tables made from them. `rtctl buffer` is here (ring buffers are
+ * per instance); `rtctl stats` and `rtctl connections` see the whole cluster (cluster-views.ts).
+ * An admin token is required (403 otherwise, exit 4). admin-output.tsx decides how a View is shown.
  */
 import { createApi } from './api.js';
 import type { Context } from './context.js';
 import { CliError, ExitCode, usageError } from './errors.js';
-import { formatBytes, formatDuration, formatTable, shortId, summarizePayload } from './format.js';
+import { formatBytes, formatDuration, formatTable, summarizePayload } from './format.js';
 
 export interface TableSpec {
   title?: string;
   headers: string[];
   rows: string[][];
+  /** A note under the table (e.g. what a total means). */
+  footer?: string;
 }
 
 /** What one admin view shows: raw JSON objects (one line each) and the tables made from them. */
 export interface View {
   json: unknown[];
   tables: TableSpec[];
-}
-
-interface Stats {
-  instanceId: string;
-  uptimeS: number;
-  totalConnections: number;
-  activeUsers: number;
-  buffer: { users: number; events: number; bytes: number };
-  memory?: { rssBytes: number };
+  /** What the view could not show (an instance unreachable...): on stderr, so pipes see it too. */
+  warnings?: string[];
 }
 
 interface BufferSummary {
@@ -54,19 +49,7 @@ interface BufferEvent {
   payload: unknown;
 }
 
-interface ConnectionRow {
-  connectionId: string;
-  userId: string;
-  deviceId: string;
-  instanceId: string;
-  connectedAt: string;
-  sentSeq: number;
-  bufferedBytes: number;
-  tokenExpiresAt: string | null;
-  remoteAddress: string | null;
-}
-
-function requireToken(ctx: Context): string {
+export function requireToken(ctx: Context): string {
   if (!ctx.token) {
     throw usageError('This admin view needs an admin token: pass --token or set RT_TOKEN (mint one: rtctl token --user <id> --admin)');
   }
@@ -75,30 +58,6 @@ function requireToken(ctx: Context): string {
 
 const num = (n: number | null | undefined) => (n === null || n === undefined ? '-' : String(n));
 const ago = (iso: string | null) => (iso ? formatDuration(Date.now() - Date.parse(iso)) : '-');
-const until = (iso: string | null) => (iso ? formatDuration(Date.parse(iso) - Date.now()) : 'never');
-
-export async function fetchStats(ctx: Context): Promise<View> {
-  const token = requireToken(ctx);
-  const all = await Promise.all(ctx.urls.map((baseUrl) => createApi({ baseUrl, token }).getJson<Stats>('/api/websocket/stats')));
-  return {
-    json: all,
-    tables: [
-      {
-        headers: ['INSTANCE', 'UPTIME', 'CONNECTIONS', 'USERS', 'BUFFERED USERS', 'BUFFERED EVENTS', 'BUFFER', 'RSS'],
-        rows: all.map((s) => [
-          s.instanceId,
-          formatDuration(s.uptimeS * 1000),
-          num(s.totalConnections),
-          num(s.activeUsers),
-          num(s.buffer?.users),
-          num(s.buffer?.events),
-          formatBytes(s.buffer?.bytes ?? 0),
-          s.memory ? formatBytes(s.memory.rssBytes) : '-',
-        ]),
-      },
-    ],
-  };
-}
 
 export async function fetchBuffers(ctx: Context, userId: string | undefined): Promise<View> {
   const token = requireToken(ctx);
@@ -159,43 +118,19 @@ export async function fetchBuffers(ctx: Context, userId: string | undefined): Pr
   };
 }
 
-export async function fetchConnections(ctx: Context, userId: string | undefined): Promise<View> {
-  const token = requireToken(ctx);
-  const q = userId === undefined ? '' : `?userId=${encodeURIComponent(userId)}`;
-  const all = await Promise.all(
-    ctx.urls.map((baseUrl) =>
-      createApi({ baseUrl, token }).getJson<{ instanceId: string; count: number; connections: ConnectionRow[] }>(`/api/admin/connections${q}`),
-    ),
-  );
-  return {
-    json: all,
-    tables: [
-      {
-        headers: ['INSTANCE', 'USER', 'DEVICE', 'CONNECTION', 'CONNECTED', 'SENT SEQ', 'SEND BUFFER', 'TOKEN EXPIRES IN', 'REMOTE'],
-        rows: all.flatMap((c) =>
-          c.connections.map((r) => [
-            r.instanceId,
-            r.userId,
-            r.deviceId,
-            shortId(r.connectionId),
-            ago(r.connectedAt),
-            num(r.sentSeq),
-            formatBytes(r.bufferedBytes),
-            until(r.tokenExpiresAt),
-            r.remoteAddress ?? '-',
-          ]),
-        ),
-      },
-    ],
-  };
-}
-
 /** A View as plain tables, or NDJSON with --json. */
 export function printView(ctx: Context, view: View): void {
+  printWarnings(ctx, view);
   if (ctx.json) {
     for (const o of view.json) ctx.out(JSON.stringify(o));
     return;
   }
-  const text = view.tables.map((t) => (t.title ? `${t.title}\n` : '') + formatTable(t.headers, t.rows) + (t.rows.length === 0 ? '\n(none)' : ''));
+  const text = view.tables.map(
+    (t) => (t.title ? `${t.title}\n` : '') + formatTable(t.headers, t.rows) + (t.rows.length === 0 ? '\n(none)' : '') + (t.footer ? `\n${t.footer}` : ''),
+  );
   ctx.out(text.join('\n\n'));
+}
+
+export function printWarnings(ctx: Context, view: View): void {
+  for (const w of view.warnings ?? []) ctx.err(`rtctl: warning: ${w}`);
 }

@@ -37,6 +37,36 @@ export interface InstanceView {
   latencyCount: number;
   latencyWindow: 'window' | 'since start';
   error: string | null;
+  /** Given by --url, or found in the cluster's instance list (rtctl top with an admin token). */
+  via?: 'url' | 'cluster';
+}
+
+/** The cluster's sums over its instances' views (what is unknown counts as 0). */
+export interface ClusterTotals {
+  instances: number;
+  /** Instances whose figures are incomplete (metrics not scraped this round). */
+  withErrors: number;
+  connections: number;
+  /** Sum over instances: a user with devices on two instances counts twice. */
+  users: number;
+  bufferEvents: number;
+  bufferBytes: number;
+  published: number;
+  delivered: number;
+}
+
+export function clusterTotals(views: readonly InstanceView[]): ClusterTotals {
+  const sumOf = (f: (v: InstanceView) => number | null) => views.reduce((n, v) => n + (f(v) ?? 0), 0);
+  return {
+    instances: views.length,
+    withErrors: views.filter((v) => v.error !== null).length,
+    connections: sumOf((v) => v.connections),
+    users: sumOf((v) => v.users),
+    bufferEvents: sumOf((v) => v.buffer.events),
+    bufferBytes: sumOf((v) => v.buffer.bytes),
+    published: sumOf((v) => v.totalPublished),
+    delivered: sumOf((v) => v.totalDelivered),
+  };
 }
 
 export const LATENCY_METRIC = 'rt_event_delivery_latency_seconds';

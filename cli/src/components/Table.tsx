@@ -2,7 +2,19 @@
 import { Box, Text } from 'ink';
 import { formatTable } from '../format.js';
 
-export function Table({ title, headers, rows, color }: { title?: string; headers: readonly string[]; rows: readonly (readonly string[])[]; color: boolean }) {
+export function Table({
+  title,
+  headers,
+  rows,
+  footer,
+  color,
+}: {
+  title?: string;
+  headers: readonly string[];
+  rows: readonly (readonly string[])[];
+  footer?: string;
+  color: boolean;
+}) {
   const [head, ...lines] = formatTable(headers, rows).split('\n');
   return (
     <Box flexDirection="column">
@@ -12,6 +24,7 @@ export function Table({ title, headers, rows, color }: { title?: string; headers
         <Text key={i}>{l}</Text>
       ))}
       {rows.length === 0 ? <Text dimColor={color}>(none)</Text> : null}
+      {footer ? <Text dimColor={color}>{footer}</Text> : null}
     </Box>
   );
 }
