@@ -76,7 +76,8 @@ export async function spawnService(
     proc,
     output: () => out,
     async kill(signal: NodeJS.Signals = 'SIGKILL') {
-      if (proc.exitCode !== null) return proc.exitCode;
+      // Already gone: exitCode stays null for a process ended by a signal, so check both.
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
       const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
       proc.kill(signal);
       return exited;

@@ -3,6 +3,7 @@
  * does nothing. main.ts chooses the adapters; tests build several instances in one process.
  */
 import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
@@ -10,6 +11,12 @@ import type { Logger } from 'pino';
 import { createTokenVerifier } from './auth.js';
 import type { Config } from './config.js';
 import { registerAdminRoutes } from './features/admin/admin-routes.js';
+import { createRevocations } from './features/admin/revocations.js';
+import { registerRevokeRoutes } from './features/admin/revoke-routes.js';
+import { createAnnouncer } from './features/admin/announcer.js';
+import { createClusterView, derivedAdvertiseUrl, instanceSummary } from './features/admin/cluster-view.js';
+import { createMemoryInstanceRegistry } from './adapters/instances-memory.js';
+import type { InstanceRegistry } from './ports/instances.js';
 import { createCommit, type Publish } from './features/commit.js';
 import { createDraftsService } from './features/drafts/drafts-service.js';
 import { registerDraftRoutes } from './features/drafts/drafts-routes.js';
@@ -25,7 +32,7 @@ import { createClientAssets, defaultClientAssetPaths } from './http/client-asset
 import { answerClientErrors } from './http/client-error.js';
 import { errorMiddleware } from './http/errors-middleware.js';
 import { createIdempotencyGuard } from './http/idempotency.js';
-import { createRateLimits } from './http/rate-limit.js';
+import { createRateLimits, type RateLimitDeps } from './http/rate-limit.js';
 import { openRoutes } from './http/open-routes.js';
 import { requestLog } from './http/request-log.js';
 import { createMetrics } from './metrics.js';
@@ -55,7 +62,9 @@ export interface AppDeps {
   jobQueueFactory: (handlers: JobQueueHandlers) => JobQueue;
   erp: ErpClient;
   /** Set: the abuse limits count in this Redis, shared by every instance; unset: in memory. */
-  rateLimitRedis?: { url: string; prefix: string };
+  rateLimitRedis?: RateLimitDeps['redis'];
+  /** Where instances announce themselves (the cluster-wide admin views); unset: in memory, this process only. */
+  instanceRegistry?: InstanceRegistry;
   /** Tests only: wraps the features' publish (e.g. a delay, to prove the latency gate fails when delivery is slow). */
   decoratePublish?: (publish: Publish) => Publish;
 }
@@ -79,17 +88,35 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const log = deps.log.child({ instanceId });
   const startedAt = Date.now();
   const metrics = createMetrics({ instanceId });
-  const verifyToken = await createTokenVerifier(config.jwt);
+  const revocations = createRevocations({ storage, log });
+  const verifyToken = await createTokenVerifier(config.jwt, {
+    isRevoked: revocations.isRevoked,
+    onJwksError: (err) => log.warn({ err: (err as Error).message }, 'JWKS fetch failed; known keys stay in use'),
+  });
   let draining = false;
   let ready = false;
 
   await storage.migrate();
+  await revocations.load();
+  // A revocation closes the sockets of revoked tokens on every instance (the gateway's, once it exists).
+  let closeRevoked: (userId: string) => number = () => 0;
 
   const hub = createHub({
     storage,
     busFactory: deps.busFactory,
     metrics,
     log,
+    onControl: (msg) => {
+      if (msg.kind !== 'revoke') return;
+      revocations.apply(msg.userId, msg.notBeforeMs);
+      closeRevoked(msg.userId);
+    },
+    // A broadcast sent while this instance was cut off from the bus is lost; the table is not.
+    onBusReconnect: () =>
+      void revocations.load().then(
+        (users) => users.forEach((u) => closeRevoked(u)),
+        (err: unknown) => log.warn({ err }, 'reloading revocations failed'),
+      ),
     options: {
       instanceId,
       heartbeatMs: config.heartbeatMs,
@@ -134,6 +161,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const idempotency = createIdempotencyGuard({ ttlMs: config.idempotency.ttlMs });
   const rateLimits = createRateLimits({ config: config.rateLimit, metrics, log, redis: deps.rateLimitRedis });
   const openApiDocument = buildApiDocument();
+
+  // The cluster-wide admin views: this instance announces itself once it listens (listen() knows the URL).
+  const registry = deps.instanceRegistry ?? createMemoryInstanceRegistry({ ttlMs: config.cluster.ttlMs });
+  let advertisedUrl: string | null = null;
+  const summary = () => instanceSummary({ hub, instanceId, startedAt, url: advertisedUrl, draining });
+  const announcer = createAnnouncer({ registry, log, intervalMs: config.cluster.announceMs, timeoutMs: config.cluster.fanoutTimeoutMs, summary });
+  const cluster = createClusterView({ registry, hub, instanceId, self: summary, timeoutMs: config.cluster.fanoutTimeoutMs });
 
   const koa = new Koa({ proxy: false });
   koa.silent = true; // errors are logged by errorMiddleware through pino, never to stderr
@@ -184,7 +218,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   const admin = new Router();
   admin.use(requireUser(verifyToken, metrics), requireAdmin);
-  registerAdminRoutes(admin, { hub, instanceId, startedAt });
+  registerAdminRoutes(admin, { hub, instanceId, startedAt, cluster });
+  registerRevokeRoutes(admin, { storage, revocations, closeRevoked: (u) => closeRevoked(u), broadcast: hub.broadcast, instanceId, log });
 
   koa.use(requestLog(log, metrics));
   koa.use(errorMiddleware(log));
@@ -214,6 +249,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     log,
     isDraining: () => draining,
     beforeUpgrade: rateLimits.beforeUpgrade,
+    isRevoked: revocations.isRevoked,
     options: {
       heartbeatMs: config.heartbeatMs,
       tokenExpiryNoticeMs: config.tokenExpiryNoticeMs,
@@ -221,6 +257,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       restartJitterMs: config.shutdown.restartJitterMs,
     },
   });
+  closeRevoked = gateway.closeRevoked;
 
   let closing: Promise<void> | null = null;
 
@@ -246,12 +283,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
       ready = true;
       metrics.ready.set(1);
       const addr = server.address() as AddressInfo;
+      advertisedUrl = config.cluster.advertiseUrl ?? derivedAdvertiseUrl(host, addr.port, hostname());
+      announcer.start();
       return { port: addr.port, url: `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}` };
     },
     close() {
       closing ??= (async () => {
         draining = true;
         metrics.ready.set(0);
+        const withdrawn = announcer.stop(); // leave the cluster's lists now; bounded, never rejects
         const deadline = Date.now() + config.shutdown.timeoutMs;
         const remaining = () => Math.max(0, deadline - Date.now());
         const bounded = <T>(p: Promise<T>) =>
@@ -270,6 +310,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
         await bounded(jobs.close());
         await hub.close();
         await rateLimits.close();
+        await bounded(withdrawn);
+        await registry.close().catch((err: unknown) => log.warn({ err }, 'instance registry close failed'));
         await storage.close().catch((err: unknown) => log.warn({ err }, 'storage close failed'));
         log.info('closed');
       })();

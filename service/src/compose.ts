@@ -1,18 +1,24 @@
 /**
- * Picks the adapters from the config: PostgreSQL or PGlite; Redis bus and BullMQ when REDIS_URL is
- * set, else the in-process bus and job runner. Used by main.ts, worker.ts and the tests.
+ * Picks the adapters from the config: PostgreSQL or PGlite; Redis bus and BullMQ when REDIS_URL (one
+ * server) or REDIS_CLUSTER_NODES (a Redis Cluster, sharded pub/sub) is set, else the in-process bus
+ * and job runner. Used by main.ts, worker.ts and the tests.
  */
 import type { Logger } from 'pino';
 import { createApp, type App } from './app.js';
 import { createMemoryBus } from './adapters/bus-memory.js';
 import { createRedisBus } from './adapters/bus-redis.js';
+import { createRedisClusterBus } from './adapters/bus-redis-cluster.js';
 import { createErpSimulator } from './adapters/erp-simulator.js';
 import { createBullmqJobQueue } from './adapters/jobs-bullmq.js';
+import { createRedisInstanceRegistry } from './adapters/instances-redis.js';
 import { createMemoryJobQueue } from './adapters/jobs-memory.js';
+import { closeRedisClient, createRedisClient } from './adapters/redis-client.js';
 import { createPostgresRunner } from './adapters/sql-postgres.js';
-import type { Config } from './config.js';
+import type { BusFactory } from './ports/bus.js';
+import type { Config, RedisTarget } from './config.js';
 import type { Publish } from './features/commit.js';
 import type { ErpClient } from './ports/erp.js';
+import type { InstanceRegistry } from './ports/instances.js';
 import type { Storage } from './ports/storage.js';
 import type { SqlRunner } from './storage/sql-runner.js';
 import { createSqlStorage } from './storage/sql-storage.js';
@@ -39,6 +45,28 @@ function delayPublish(ms: number): (publish: Publish) => Publish {
   return (publish) => (events) => void setTimeout(() => publish(events), ms);
 }
 
+/**
+ * The instance registry on Redis. Its own client (lazy: a job worker never announces, so never
+ * connects), single Redis or Cluster (adapters/redis-client.ts). The adapter does not own the
+ * client, so closing the registry closes it here.
+ */
+function createRedisRegistry(target: RedisTarget, config: Config, log: Logger): InstanceRegistry {
+  const redis = createRedisClient(target, {
+    connectionName: 'rt-instances',
+    redis: { lazyConnect: true, maxRetriesPerRequest: 1 },
+    cluster: { lazyConnect: true },
+  });
+  redis.on('error', (err: Error) => log.debug({ err: err.message }, 'instance registry redis error'));
+  const registry = createRedisInstanceRegistry({ redis, prefix: config.redis.prefix, ttlMs: config.cluster.ttlMs });
+  return {
+    ...registry,
+    async close() {
+      await Promise.race([closeRedisClient(redis), new Promise((r) => setTimeout(r, 500).unref())]);
+      redis.disconnect();
+    },
+  };
+}
+
 export async function composeApp(
   config: Config,
   log: Logger,
@@ -56,7 +84,15 @@ export async function composeApp(
         : await createEmbeddedRunner(config),
     );
   const erp = opts.erp ?? createErpSimulator({ delayMs: config.erp.delayMs, failureRate: config.erp.failureRate });
-  const redisUrl = config.redis.url;
+  // REDIS_URL or REDIS_CLUSTER_NODES: the bus differs (classic or sharded pub/sub), the rest only connects differently.
+  const redis = config.redis.target;
+  const prefix = config.redis.prefix;
+  const redisBus: BusFactory | undefined =
+    redis?.kind === 'cluster'
+      ? (handlers) => createRedisClusterBus(handlers, { target: redis, log, prefix })
+      : redis
+        ? (handlers) => createRedisBus(handlers, { url: redis.url, log, prefix })
+        : undefined;
   const maintenanceEvery = config.retention.intervalMs;
   const app = await createApp({
     config,
@@ -64,18 +100,17 @@ export async function composeApp(
     instanceId: opts.instanceId,
     storage,
     erp,
-    rateLimitRedis: redisUrl ? { url: redisUrl, prefix: config.redis.prefix } : undefined,
+    instanceRegistry: redis ? createRedisRegistry(redis, config, log) : undefined,
+    rateLimitRedis: redis ? { target: redis, prefix } : undefined,
     decoratePublish: opts.decoratePublish ?? (config.testPublishDelayMs > 0 ? delayPublish(config.testPublishDelayMs) : undefined),
-    busFactory: redisUrl
-      ? (handlers) => createRedisBus(handlers, { url: redisUrl, log, prefix: config.redis.prefix })
-      : createMemoryBus,
+    busFactory: redisBus ?? createMemoryBus,
     jobQueueFactory: (h) =>
-      redisUrl
+      redis
         ? createBullmqJobQueue({
             ...h,
-            url: redisUrl,
+            target: redis,
             log,
-            prefix: config.redis.prefix.replace(/:$/, ''),
+            prefix: prefix.replace(/:$/, ''),
             attempts: config.jobs.attempts,
             backoffMs: config.jobs.backoffMs,
             runWorker: config.runWorker,

@@ -26,6 +26,9 @@ export const envSchema = z.object({
   JWT_JWKS_URL: optionalString.pipe(z.url().optional()),
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
+  JWT_JWKS_COOLDOWN_MS: int(30_000, 0),
+  JWT_JWKS_CACHE_MAX_AGE_MS: int(600_000, 0),
+  JWT_JWKS_TIMEOUT_MS: int(5_000, 1),
   MAX_BODY_BYTES: int(1024 * 1024, 1),
   BODY_DRAIN_MS: int(10_000, 0),
   BODY_DRAIN_BYTES: int(64 * 1024 * 1024, 0),
@@ -51,7 +54,18 @@ export const envSchema = z.object({
   MAINTENANCE_INTERVAL_MS: int(3_600_000, 0),
   IDEMPOTENCY_TTL_MS: int(24 * 3_600_000, 1),
   REDIS_URL: optionalString.pipe(z.url().optional()),
+  REDIS_CLUSTER_NODES: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\s*[^\s:,]+:\d{1,5}\s*(,\s*[^\s:,]+:\d{1,5}\s*)*$/, 'must be host:port,host:port,… (seed nodes of a Redis Cluster)')
+      .optional(),
+  ),
   REDIS_PREFIX: z.string().default('rt:'),
+  // Cluster-wide admin views (features/admin/cluster-view.ts): the instance registry and the fan-out.
+  ADVERTISE_URL: optionalString.pipe(z.url().optional()),
+  INSTANCE_ANNOUNCE_MS: int(5_000, 50),
+  INSTANCE_TTL_MS: int(15_000, 100),
+  ADMIN_FANOUT_TIMEOUT_MS: int(2_000, 50),
   RUN_WORKER: z.enum(['true', 'false']).default('true'),
   OUTBOX_INTERVAL_MS: int(5_000, 0),
   OUTBOX_GRACE_MS: int(2_000, 0),
@@ -85,6 +99,8 @@ export interface Config {
     issuer: string | undefined;
     audience: string | undefined;
     usingDevSecret: boolean;
+    /** JWT_JWKS_URL's fetching (auth-jwks.ts); absent: jose's defaults (30 s, 10 min, 5 s). */
+    jwks?: { cooldownMs: number; cacheMaxAgeMs: number; timeoutMs: number };
   };
   maxBodyBytes: number;
   /** A refused (413) body is read and discarded up to these bounds, so the client can read the 413 (http/body.ts). */
@@ -101,7 +117,14 @@ export interface Config {
   retention: { eventsMs: number; tombstonesMs: number; intervalMs: number };
   /** How long an Idempotency-Key's response is kept (DESIGN §12); older keys count as absent. */
   idempotency: { ttlMs: number };
-  redis: { url: string | undefined; prefix: string };
+  /** `target` is what the Redis adapters connect to: REDIS_URL or REDIS_CLUSTER_NODES (never both); unset = embedded. */
+  redis: { url: string | undefined; target: RedisTarget | undefined; prefix: string };
+  /**
+   * The instance registry (ports/instances.ts): announce every `announceMs`, listed for `ttlMs`
+   * after the last announcement; `advertiseUrl` is where the other instances reach this one's admin
+   * routes (unset: the listen address); `fanoutTimeoutMs` bounds each call to another instance or the registry.
+   */
+  cluster: { advertiseUrl: string | undefined; announceMs: number; ttlMs: number; fanoutTimeoutMs: number };
   runWorker: boolean;
   outbox: { intervalMs: number; graceMs: number };
   /** Test-only: delay every publish (proves the latency gate fails when delivery is slow). */
@@ -119,7 +142,25 @@ export interface RateLimitConfig {
   upgradesPerIp: number;
 }
 
+/** One Redis server, or the seed nodes of a Redis Cluster (the rest of the cluster is discovered). */
+export type RedisTarget = { kind: 'server'; url: string } | { kind: 'cluster'; nodes: { host: string; port: number }[] };
+
 export class ConfigError extends Error {}
+
+function redisTarget(url: string | undefined, clusterNodes: string | undefined): RedisTarget | undefined {
+  if (url && clusterNodes) {
+    throw new ConfigError('REDIS_URL and REDIS_CLUSTER_NODES are both set: set REDIS_URL for one Redis server or REDIS_CLUSTER_NODES for a Redis Cluster, not both');
+  }
+  if (url) return { kind: 'server', url };
+  if (!clusterNodes) return undefined;
+  const nodes = clusterNodes.split(',').map((entry) => {
+    const [host, port] = entry.trim().split(':');
+    return { host: host!, port: Number(port) };
+  });
+  const bad = nodes.find((n) => n.port < 1 || n.port > 65535);
+  if (bad) throw new ConfigError(`REDIS_CLUSTER_NODES: port ${bad.port} of ${bad.host} is out of range`);
+  return { kind: 'cluster', nodes };
+}
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = envSchema.safeParse(env);
@@ -131,6 +172,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const hasKey = Boolean(e.JWT_SECRET || e.JWT_PUBLIC_KEY || e.JWT_JWKS_URL);
   if (!hasKey && e.NODE_ENV === 'production') {
     throw new ConfigError('JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL must be set when NODE_ENV=production');
+  }
+  if (e.INSTANCE_TTL_MS <= e.INSTANCE_ANNOUNCE_MS) {
+    throw new ConfigError('INSTANCE_TTL_MS must be longer than INSTANCE_ANNOUNCE_MS (a few announcements, e.g. 3x), else live instances flicker out of the list');
   }
   if (e.JWT_SECRET && Buffer.byteLength(e.JWT_SECRET) < 32) {
     throw new ConfigError('JWT_SECRET must be at least 32 bytes (HS256 needs a 256-bit key)');
@@ -152,6 +196,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
       usingDevSecret: !hasKey,
+      jwks: { cooldownMs: e.JWT_JWKS_COOLDOWN_MS, cacheMaxAgeMs: e.JWT_JWKS_CACHE_MAX_AGE_MS, timeoutMs: e.JWT_JWKS_TIMEOUT_MS },
     },
     maxBodyBytes: e.MAX_BODY_BYTES,
     bodyDrain: { timeoutMs: e.BODY_DRAIN_MS, maxBytes: e.BODY_DRAIN_BYTES },
@@ -175,7 +220,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jobs: { attempts: e.JOB_ATTEMPTS, backoffMs: e.JOB_BACKOFF_MS },
     retention: { eventsMs: e.EVENT_RETENTION_MS, tombstonesMs: e.TOMBSTONE_RETENTION_MS, intervalMs: e.MAINTENANCE_INTERVAL_MS },
     idempotency: { ttlMs: e.IDEMPOTENCY_TTL_MS },
-    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
+    redis: { url: e.REDIS_URL, target: redisTarget(e.REDIS_URL, e.REDIS_CLUSTER_NODES), prefix: e.REDIS_PREFIX },
+    cluster: {
+      advertiseUrl: e.ADVERTISE_URL?.replace(/\/+$/, ''),
+      announceMs: e.INSTANCE_ANNOUNCE_MS,
+      ttlMs: e.INSTANCE_TTL_MS,
+      fanoutTimeoutMs: e.ADMIN_FANOUT_TIMEOUT_MS,
+    },
     runWorker: e.RUN_WORKER === 'true',
     outbox: { intervalMs: e.OUTBOX_INTERVAL_MS, graceMs: e.OUTBOX_GRACE_MS },
     testPublishDelayMs: e.TEST_PUBLISH_DELAY_MS,

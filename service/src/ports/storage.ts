@@ -78,6 +78,12 @@ export interface UserTx {
   saveIdempotencyKey(record: Omit<IdempotencyRecord, 'createdAt'>): Promise<void>;
 }
 
+/** A user whose tokens issued before `notBefore` are refused (POST /api/admin/users/:userId/revoke). */
+export interface Revocation {
+  userId: string;
+  notBefore: Date;
+}
+
 export interface Storage extends StorageWrites {
   /** Apply pending migrations. Safe when several instances start at once. */
   migrate(): Promise<void>;
@@ -121,10 +127,33 @@ export interface Storage extends StorageWrites {
    */
   claimOutboxSweep(everyMs: number): Promise<boolean>;
 
-  /** Maintenance: delete log events committed before `olderThan` (all users). Returns how many. */
+  /**
+   * Delete log events committed before `olderThan` (all users), exactly: the partitions wholly before
+   * it are dropped, the rest deleted row by row. Returns how many. For tests and operators; the
+   * maintenance job drops whole partitions only (dropEventPartitions).
+   */
   pruneEvents(olderThan: Date): Promise<number>;
+  /**
+   * Maintenance: the event log's daily partitions exist through the end of `now`'s UTC day plus
+   * `daysAhead` days (rows a write put in the default partition meanwhile move into them). Returns
+   * how many were created.
+   */
+  ensureEventPartitions(now: Date, daysAhead: number): Promise<number>;
+  /**
+   * Maintenance (retention): drop the event log's partitions wholly older than `olderThan`, oldest
+   * first; events of a partition that straddles it stay until the whole partition is past it.
+   */
+  dropEventPartitions(olderThan: Date): Promise<{ partitions: number; events: number; skipped: number }>;
   /** Maintenance: delete draft tombstones deleted before `olderThan`. Returns how many. */
   purgeTombstones(olderThan: Date): Promise<number>;
+  /**
+   * Revoke the user's tokens issued before `notBefore`. A later time replaces an earlier one, never
+   * the reverse (two admins revoking at once keep the later). Returns the revocation now in force.
+   */
+  revokeTokens(userId: string, notBefore: Date): Promise<Revocation>;
+  /** Every revocation (all users): each instance keeps them in memory, loaded at start and after a bus reconnect. */
+  listRevocations(): Promise<Revocation[]>;
+
   /** Maintenance: delete idempotency keys created before `olderThan` (all users). Returns how many. */
   pruneIdempotencyKeys(olderThan: Date): Promise<number>;
 }

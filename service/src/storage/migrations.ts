@@ -2,8 +2,10 @@
  * SQL migrations, applied in order at start-up under an advisory lock so several instances
  * starting at once apply each one exactly once. Append new ones; never edit an applied one.
  */
+import { PARTITIONED_EVENTS_MIGRATION } from './migration-partitioned-events.js';
 import type { SqlRunner } from './sql-runner.js';
 import { WRITE_PATH_MIGRATION } from './write-functions.js';
+import { PENDING_SUBMIT_EVENT_MIGRATION } from './write-functions-orders.js';
 
 /**
  * `sql` is either statements separated by ';' or, when a statement holds ';' itself (a function
@@ -96,6 +98,32 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string |
     name: 'write-functions',
     // One server-side function per write kind, and the outbox's published watermark (write-functions.ts).
     sql: WRITE_PATH_MIGRATION,
+  },
+  {
+    version: 5,
+    name: 'revocations',
+    // One row per revoked user: tokens of that user issued before not_before are refused
+    // (features/admin/revocations.ts). Every instance loads the table at start-up.
+    sql: `
+      CREATE TABLE revocations (
+        user_id    text PRIMARY KEY,
+        not_before timestamptz NOT NULL
+      )
+    `,
+  },
+  {
+    version: 6,
+    name: 'partitioned-events',
+    // events range-partitioned by day, converted in place; retention drops partitions
+    // (migration-partitioned-events.ts).
+    sql: PARTITIONED_EVENTS_MIGRATION,
+  },
+  {
+    version: 7,
+    name: 'pending-submit-event',
+    // Submitting an order emits PENDING_UPDATED ('submitting') with the submitting device
+    // (write-functions-orders.ts); replaces migration 4's rt_pending_submit.
+    sql: PENDING_SUBMIT_EVENT_MIGRATION,
   },
 ];
 

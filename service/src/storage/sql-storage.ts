@@ -5,8 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Draft, PendingOrder, PendingOrderStatus } from '../protocol/index.js';
 import type { LogHead, NewEvent, Storage, StoredEvent, UserTx } from '../ports/storage.js';
+import { dropEventPartitions, ensureEventPartitions, EVENT_PARTITION_DAYS_AHEAD } from './event-partitions.js';
 import { findIdempotencyKey, pruneIdempotencyKeys, saveIdempotencyKey } from './idempotency-keys.js';
 import { migrate } from './migrations.js';
+import { listRevocations, revokeTokens } from './revocations.js';
 import type { Row, SqlQuery, SqlRunner } from './sql-runner.js';
 import { createSqlWrites } from './sql-writes.js';
 
@@ -156,6 +158,9 @@ export function createSqlStorage(db: SqlRunner): Storage {
     ...createSqlWrites(db),
     async migrate() {
       await migrate(db);
+      // Every start-up, not only the maintenance job: a service that was down for days writes into
+      // today's partition again, not into the default one.
+      await ensureEventPartitions(db, new Date(), EVENT_PARTITION_DAYS_AHEAD);
     },
     async ping() {
       await db.query('SELECT 1');
@@ -262,12 +267,15 @@ export function createSqlStorage(db: SqlRunner): Storage {
     logHead: (userId) => ensureLog(db, userId),
 
     async readEvents(userId, afterSeq, toSeq, limit) {
+      // A named statement: planning a read of the partitioned log costs a plan per partition (no
+      // bound on created_at to prune by), so it is planned once per connection, not per resume.
       const rows = await db.query(
         `SELECT e.seq, e.type, e.payload, e.origin_device_id, e.created_at, l.epoch
          FROM events e JOIN user_logs l ON l.user_id = e.user_id
          WHERE e.user_id = $1 AND e.seq > $2 AND e.seq <= $3
          ORDER BY e.seq LIMIT $4`,
         [userId, afterSeq, toSeq, limit],
+        { name: 'rt_read_events' },
       );
       return rows.map((r) => rowToEvent(userId, String(r.epoch), r));
     },
@@ -333,13 +341,21 @@ export function createSqlStorage(db: SqlRunner): Storage {
       return rows.length > 0;
     },
     async pruneEvents(olderThan) {
-      const rows = await db.query('DELETE FROM events WHERE created_at < $1 RETURNING 1', [olderThan.toISOString()]);
-      return rows.length;
+      const dropped = await dropEventPartitions(db, olderThan);
+      const rows = await db.query<{ n: number }>(
+        'WITH d AS (DELETE FROM events WHERE created_at < $1 RETURNING 1) SELECT count(*)::int AS n FROM d',
+        [olderThan.toISOString()],
+      );
+      return dropped.events + Number(rows[0]!.n);
     },
+    ensureEventPartitions: (now, daysAhead) => ensureEventPartitions(db, now, daysAhead),
+    dropEventPartitions: (olderThan) => dropEventPartitions(db, olderThan),
     async purgeTombstones(olderThan) {
       const rows = await db.query('DELETE FROM drafts WHERE deleted AND deleted_at < $1 RETURNING 1', [olderThan.toISOString()]);
       return rows.length;
     },
     pruneIdempotencyKeys: (olderThan) => pruneIdempotencyKeys(db, olderThan),
+    revokeTokens: (userId, notBefore) => revokeTokens(db, userId, notBefore),
+    listRevocations: () => listRevocations(db),
   };
 }
