@@ -1,6 +1,7 @@
 /**
  * A throwaway redis-server (Debian's redis-server, installed by .ci/run when missing), on a free
- * port on 127.0.0.1, no persistence.
+ * port on 127.0.0.1, no persistence. `kill` + `start` (or `restart`) bring it back on the same port,
+ * empty: what a crashed Redis looks like to the service (tests and tools/chaos).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { freePort, waitForPort } from './free-port.js';
@@ -17,6 +18,8 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Start it again on the same port. */
   start(): Promise<void>;
+  /** Kill -9, wait `downMs`, start again on the same port. */
+  restart(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -33,11 +36,17 @@ export async function startRedis(): Promise<RedisServer> {
   };
   const kill = async () => {
     const p = proc;
-    if (!p || p.exitCode !== null) return;
+    // signalCode too: a killed process has no exit code, and its 'exit' has already been emitted.
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise((r) => p.once('exit', r));
     p.kill('SIGKILL');
     await exited;
   };
   await start();
-  return { url: `redis://127.0.0.1:${port}`, port, kill, start, stop: kill };
+  const restart = async (downMs = 0) => {
+    await kill();
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+    await start();
+  };
+  return { url: `redis://127.0.0.1:${port}`, port, kill, start, restart, stop: kill };
 }
