@@ -9,6 +9,7 @@
  */
 import { createApi } from './api.js';
 import { requireToken, type View } from './admin-views.js';
+import type { ConnectionRow } from '../../service/src/features/admin/cluster-view.js';
 import type { Context } from './context.js';
 import { formatBytes, formatDuration, shortId } from './format.js';
 
@@ -34,18 +35,6 @@ export interface StatsAnswer {
   memory?: { rssBytes: number };
   instances?: InstanceRow[];
   cluster?: { registryError: string | null };
-}
-
-interface ConnectionRow {
-  connectionId: string;
-  userId: string;
-  deviceId: string;
-  instanceId: string;
-  connectedAt: string;
-  sentSeq: number;
-  bufferedBytes: number;
-  tokenExpiresAt: string | null;
-  remoteAddress: string | null;
 }
 
 interface InstanceOutcome {

@@ -24,8 +24,8 @@ import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisTarget } from '../config.js';
-import type { Bus, BusEvent, BusHandlers } from '../ports/bus.js';
-import { controlChannel, parseControlMessage, userChannel } from './bus-redis.js';
+import type { Bus, BusHandlers } from '../ports/bus.js';
+import { controlChannel, parseBusEvent, parseControlMessage, userChannel } from './bus-redis.js';
 import { closeRedisClient, createRedisClient } from './redis-client.js';
 import { keySlot } from './redis-slot.js';
 
@@ -68,14 +68,9 @@ export function createRedisClusterBus(
   }
 
   function onShardMessage(_channel: string, message: string): void {
-    let event: BusEvent;
-    try {
-      event = JSON.parse(message) as BusEvent;
-    } catch {
-      log.warn('unparseable bus message dropped');
-      return;
-    }
-    handlers.onEvent(event);
+    const event = parseBusEvent(message);
+    if (event) handlers.onEvent(event);
+    else log.warn('unparseable bus message dropped');
   }
 
   function onControlMessage(channel: string, message: string): void {

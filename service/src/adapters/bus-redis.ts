@@ -13,6 +13,15 @@ export const userChannel = (prefix: string, userId: string) => `${prefix}u:${use
 export const controlChannel = (prefix: string) => `${prefix}control`;
 
 /** A control message off the wire, or null when it is not one this version knows. */
+/** A user channel's message as the publisher wrote it, or null when it is not JSON. */
+export function parseBusEvent(text: string): BusEvent | null {
+  try {
+    return JSON.parse(text) as BusEvent;
+  } catch {
+    return null;
+  }
+}
+
 export function parseControlMessage(text: string): ControlMessage | null {
   let m: Partial<ControlMessage> | null;
   try {
@@ -61,14 +70,9 @@ export function createRedisBus(
       else log.warn('unknown control message dropped');
       return;
     }
-    let event: BusEvent;
-    try {
-      event = JSON.parse(message) as BusEvent;
-    } catch {
-      log.warn('unparseable bus message dropped');
-      return;
-    }
-    handlers.onEvent(event);
+    const event = parseBusEvent(message);
+    if (event) handlers.onEvent(event);
+    else log.warn('unparseable bus message dropped');
   });
 
   return {
