@@ -283,7 +283,12 @@ async function start(token) {
   $('device').textContent = `device ${deviceId}`;
   fillEditor(null);
 
-  client.on('status', showStatus);
+  // The queued badges follow the queue: a write acknowledged without changing the list still clears its badge.
+  client.on('status', (info) => {
+    showStatus(info);
+    refreshQueue();
+    renderDrafts(client.drafts.list());
+  });
   client.on('event', (e) => {
     logEvent(e);
     const id = e.payload?.draftId;

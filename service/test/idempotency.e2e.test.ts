@@ -138,8 +138,15 @@ describe.each(storageVariants())('idempotent writes ($kind)', ({ kind, skip }) =
     const u = `u-${randomUUID()}`;
     const d = newDraft();
     // Hold the user's write lock (PGlite: the one connection) so the first request waits inside its unit of work.
+    // Wait until it holds the lock: on a loaded machine the first request could otherwise get there first and finish.
     let release!: () => void;
-    const held = svc.storage.unitOfWork(u, () => new Promise<void>((r) => (release = r)));
+    let locked!: () => void;
+    const holding = new Promise<void>((r) => (locked = r));
+    const held = svc.storage.unitOfWork(u, () => {
+      locked();
+      return new Promise<void>((r) => (release = r));
+    });
+    await holding;
     const a = send(svc, u, 'POST', '/api/drafts', { body: d, key: 'slow' });
     await sleep(100);
     const b = send(svc, u, 'POST', '/api/drafts', { body: d, key: 'slow' });
