@@ -12,6 +12,7 @@
  * `--only write-path` is the five write-path parts; `cpu` is an alias of `e2e` (the CPU figures come
  * from its 300 writes/s run).
  */
+import { spawnSync } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,8 @@ export interface BenchReport {
   schema: 'archibald-realtime/bench@2';
   date: string;
   machine: { cpus: number; cpuModel: string; memoryGb: number; node: string };
+  /** The checkout whose service was measured when not this one (BENCH_SERVICE_ROOT, lib/stack.ts), with its commit. */
+  serviceRoot?: string;
   /** Storage of the REST scenarios and the peer comparison (the write-path parts name their own). */
   storage: string;
   parts: string[];
@@ -43,6 +46,12 @@ export interface BenchReport {
   writePath: WritePathReport;
   targets: TargetCheck[];
   seconds: number;
+}
+
+/** A checkout as `<dir> at <short commit>`, for the report. */
+function describeRoot(dir: string): string {
+  const r = spawnSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+  return r.status === 0 ? `${dir} at ${r.stdout.trim()}` : dir;
 }
 
 export const BENCH_PARTS = ['rest', 'peer', 'scale', ...WRITE_PATH_PARTS] as const;
@@ -78,6 +87,7 @@ export function writeBenchReport(r: BenchReport, dir = RESULTS_DIR): { md: strin
   const classicStorage = r.rest.length || r.peer ? `; storage of the REST scenarios and the peer comparison: ${r.storage}` : '';
   lines.push(`${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGb} GB, Node ${r.machine.node}${classicStorage}. Load generator and servers share the machine. Took ${Math.round(r.seconds)} s.`, '');
   lines.push('Latency is always measured from the moment a write was **due** on the writer’s schedule (open loop) to its arrival on an observer device, on one monotonic clock (DESIGN §8).', '');
+  if (r.serviceRoot) lines.push(`**Service measured: ${r.serviceRoot}** (BENCH_SERVICE_ROOT), with this tree's harness.`, '');
   lines.push(`Parts: ${r.parts.join(', ')}${r.quick ? ' (**--quick**: a smoke run, the figures are not meaningful)' : ''}.`, '');
   lines.push(...writePathSections(r.writePath, r.targets, svg));
 
@@ -251,6 +261,7 @@ if (interrupt) runMain('bench', async () => {
     schema: 'archibald-realtime/bench@2',
     date,
     machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+    ...(process.env.BENCH_SERVICE_ROOT ? { serviceRoot: describeRoot(process.env.BENCH_SERVICE_ROOT) } : {}),
     storage: storageLabel(),
     parts: [...parts],
     quick: values.quick,

@@ -22,7 +22,7 @@
  * process stopped at the end and on Ctrl-C.
  *
  *   npm run scale -- [--devices 100000] [--per-user 3] [--instances auto] [--workers auto]
- *     [--heartbeat-ms 10000] [--hold-rounds 2] [--write-rate 200] [--restart-jitter-ms 5000]
+ *     [--heartbeat-ms 10000] [--hold-rounds 2] [--write-rate 200] [--restart-jitter-ms 5000] [--reconnect-rate 300]
  *     [--storm-timeout-s 120] [--max-minutes 20] [--source] [--new-users]
  */
 import { randomUUID } from 'node:crypto';
@@ -49,6 +49,8 @@ export interface ClusterScaleOptions {
   holdRounds: number;
   writeRate: number;
   restartJitterMs: number;
+  /** RESTART_RECONNECT_RATE of every instance: the storm's devices are spread to at most this many per second. */
+  reconnectRate: number;
   stormTimeoutS: number;
   maxMinutes: number;
   source: boolean;
@@ -91,7 +93,7 @@ export async function runClusterScale(o: ClusterScaleOptions, interrupt: Interru
   }
   if (Math.ceil(o.devices / o.workers) > fdLimit - 500) throw new Error(`${o.workers} workers cannot hold ${o.devices} sockets with ${fdLimit} descriptors each`);
   log(`cluster-scale: ${o.devices} devices (${o.perUser} per user), ${o.instances} instances, ${o.workers} client workers; file descriptors per process: ${fdLimit} (ulimit -n)`);
-  log(`  every instance: RATE_LIMIT_ENABLED=0 (the per-IP limits would refuse the test's own loopback connects and writes), HEARTBEAT_MS=${o.heartbeatMs} (default 30000; shorter so ${o.holdRounds} rounds fit the run), RESTART_JITTER_MS=${o.restartJitterMs}`);
+  log(`  every instance: RATE_LIMIT_ENABLED=0 (the per-IP limits would refuse the test's own loopback connects and writes), HEARTBEAT_MS=${o.heartbeatMs} (default 30000; shorter so ${o.holdRounds} rounds fit the run), RESTART_JITTER_MS=${o.restartJitterMs}, RESTART_RECONNECT_RATE=${o.reconnectRate} (the storm's devices come back over max(jitter, devices / rate))`);
   if (!o.source) ensureBuilt(log);
   const runId = randomUUID().slice(0, 8);
   const users = Math.ceil(o.devices / o.perUser);
@@ -326,6 +328,7 @@ if (isMain(import.meta.url)) {
           'hold-rounds': { type: 'string', default: '2' },
           'write-rate': { type: 'string', default: '200' },
           'restart-jitter-ms': { type: 'string', default: '5000' },
+          'reconnect-rate': { type: 'string', default: '300' },
           'storm-timeout-s': { type: 'string', default: '120' },
           'max-minutes': { type: 'string', default: '20' },
           source: { type: 'boolean', default: false },
@@ -343,6 +346,7 @@ if (isMain(import.meta.url)) {
         holdRounds: Number(values['hold-rounds']),
         writeRate: Number(values['write-rate']),
         restartJitterMs: Number(values['restart-jitter-ms']),
+        reconnectRate: Number(values['reconnect-rate']),
         stormTimeoutS: Number(values['storm-timeout-s']),
         maxMinutes: Number(values['max-minutes']),
         source: values.source,

@@ -3,7 +3,8 @@
  * port, signed with TEST_SECRET unless `env.JWT_SECRET` says otherwise, so a test or a load test can
  * kill -9 it. Resolves once /readyz answers (the worker: once it says it runs). `built: true` runs
  * the compiled service (`node dist/service/src/main.js`, what production runs; `npm run build`
- * first) instead of the sources through tsx.
+ * first) instead of the sources through tsx. `root`: another checkout's service (its own dist/ or
+ * sources), e.g. an older commit measured by this tree's benches for a before/after comparison.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -23,16 +24,17 @@ export interface ServiceProcess {
 export async function spawnService(
   env: Record<string, string>,
   instanceId: string,
-  opts: { entry?: 'main' | 'worker'; built?: boolean } = {},
+  opts: { entry?: 'main' | 'worker'; built?: boolean; root?: string } = {},
 ): Promise<ServiceProcess> {
   const port = await freePort();
   let out = '';
   const entry = opts.entry ?? 'main';
+  const root = opts.root ?? REPO_ROOT;
   const args = opts.built
-    ? [join(REPO_ROOT, 'dist', 'service', 'src', `${entry}.js`)]
-    : ['--import', 'tsx', entry === 'main' ? SERVICE_MAIN : SERVICE_WORKER];
+    ? [join(root, 'dist', 'service', 'src', `${entry}.js`)]
+    : ['--import', 'tsx', opts.root ? join(root, 'service', 'src', `${entry}.ts`) : entry === 'main' ? SERVICE_MAIN : SERVICE_WORKER];
   const proc = spawn(process.execPath, args, {
-    cwd: REPO_ROOT,
+    cwd: root,
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',

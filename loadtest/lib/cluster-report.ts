@@ -15,7 +15,7 @@ export function renderClusterReport(r: ClusterReport): string {
     `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GB, Node ${r.machine.node}, ${r.machine.fdLimit} file descriptors per process. Took ${r.tookSeconds} s. ` +
       `Everything on this machine: ${o.instances} instances (child processes), one PostgreSQL 15 (fsync on), one Redis, ${o.workers} client worker processes, the writer.`,
     '',
-    `Command: \`npm run scale -- --devices ${o.devices} --per-user ${o.perUser} --instances ${o.instances} --workers ${o.workers} --heartbeat-ms ${o.heartbeatMs} --hold-rounds ${o.holdRounds} --write-rate ${o.writeRate} --restart-jitter-ms ${o.restartJitterMs}${o.source ? ' --source' : ''}\``,
+    `Command: \`npm run scale -- --devices ${o.devices} --per-user ${o.perUser} --instances ${o.instances} --workers ${o.workers} --heartbeat-ms ${o.heartbeatMs} --hold-rounds ${o.holdRounds} --write-rate ${o.writeRate} --restart-jitter-ms ${o.restartJitterMs} --reconnect-rate ${o.reconnectRate}${o.source ? ' --source' : ''}\``,
     '',
     `Instance env: ${Object.entries(r.env)
       .map(([k, v]) => `\`${k}=${v}\``)
@@ -62,7 +62,7 @@ export function renderClusterReport(r: ClusterReport): string {
     '',
     '## Storm',
     '',
-    `${s.instance} got SIGTERM and exited ${s.victimExit.code} after ${s.victimExit.afterMs} ms; its devices were closed with ${JSON.stringify(s.closesByCode)} and reconnected as the client library's ReconnectPolicy decides (the 1012 reason's retryAfterMs, up to RESTART_JITTER_MS=${o.restartJitterMs}, then the next URL of the device's list), resuming with lastSeq + epoch. Devices per instance after: ${s.perInstanceAfter.join(', ')}.`,
+    `${s.instance} got SIGTERM and exited ${s.victimExit.code} after ${s.victimExit.afterMs} ms; its devices were closed with ${JSON.stringify(s.closesByCode)} and reconnected as the client library's ReconnectPolicy decides (the 1012 reason's retryAfterMs, up to max(RESTART_JITTER_MS=${o.restartJitterMs}, devices / RESTART_RECONNECT_RATE=${o.reconnectRate} per s), then the next URL of the device's list), resuming with lastSeq + epoch. Devices per instance after: ${s.perInstanceAfter.join(', ')}.`,
     '',
   ];
   return `${lines.join('\n')}\n`;

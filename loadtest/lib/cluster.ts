@@ -48,7 +48,7 @@ export interface RedisSample {
 }
 
 export async function startCluster(
-  o: { instances: number; heartbeatMs: number; restartJitterMs: number; source: boolean },
+  o: { instances: number; heartbeatMs: number; restartJitterMs: number; reconnectRate: number; source: boolean },
   interrupt: Interrupt,
   log: (s: string) => void,
 ): Promise<Cluster> {
@@ -60,6 +60,7 @@ export async function startCluster(
     ...BENCH_SERVICE_ENV,
     HEARTBEAT_MS: String(o.heartbeatMs),
     RESTART_JITTER_MS: String(o.restartJitterMs),
+    RESTART_RECONNECT_RATE: String(o.reconnectRate),
     SHUTDOWN_TIMEOUT_MS: '10000',
   };
   const stopAll = async () => {

@@ -28,6 +28,8 @@ export interface LatencyRunOptions {
   /** rtctl's `--mix` (default: rtctl's own mix, cli/LATENCY.md). */
   mix?: string;
   secret?: string;
+  /** NODE_OPTIONS for rtctl itself (e.g. `--cpu-prof`, loadtest/profile-write.ts). */
+  harnessNodeOptions?: string;
 }
 
 export interface Percentiles {
@@ -95,7 +97,7 @@ export function runLatency(o: LatencyRunOptions, interrupt: Interrupt): Promise<
   ];
   const child = spawn(process.execPath, [RTCTL, ...args], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, JWT_SECRET: o.secret ?? TEST_SECRET },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, JWT_SECRET: o.secret ?? TEST_SECRET, ...(o.harnessNodeOptions ? { NODE_OPTIONS: o.harnessNodeOptions } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const sample = (): CpuSample => {

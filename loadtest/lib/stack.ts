@@ -7,6 +7,9 @@
  * The service runs with LOG_LEVEL=warn (logging is not what is measured), no maintenance timer, and
  * RATE_LIMIT_ENABLED=0: every synthetic user comes from 127.0.0.1, and the per-IP write limit
  * (RATE_LIMIT_WRITES_PER_IP per window) would cap the ladder below the rates it must reach.
+ *
+ * BENCH_SERVICE_ROOT=<checkout> measures that checkout's built service (its dist/) with this tree's
+ * harness and settings: the "before" of a before/after comparison, run back to back with the "after".
  */
 import { createPostgresRunner } from '../../service/src/adapters/sql-postgres.js';
 import { migrate } from '../../service/src/storage/migrations.js';
@@ -89,7 +92,7 @@ export async function startStack(mode: StorageMode, interrupt: Interrupt, env: R
         ...env,
       },
       `bench-${mode}`,
-      { built: true },
+      { built: true, root: process.env.BENCH_SERVICE_ROOT || undefined },
     );
   } catch (err) {
     db?.stop();

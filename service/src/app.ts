@@ -255,6 +255,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       tokenExpiryNoticeMs: config.tokenExpiryNoticeMs,
       maxPayloadBytes: config.ws.maxPayloadBytes,
       restartJitterMs: config.shutdown.restartJitterMs,
+      restartReconnectRate: config.shutdown.restartReconnectRate,
     },
   });
   closeRevoked = gateway.closeRevoked;

@@ -45,6 +45,7 @@ export const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
   SHUTDOWN_DRAIN_DELAY_MS: int(0, 0),
   RESTART_JITTER_MS: int(5_000, 0),
+  RESTART_RECONNECT_RATE: int(1_000, 0),
   ERP_DELAY_MS: int(300, 0),
   ERP_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
   JOB_ATTEMPTS: int(3, 1),
@@ -111,7 +112,7 @@ export interface Config {
   tokenExpiryNoticeMs: number;
   ws: { maxPayloadBytes: number; sendBufferLimitBytes: number; transientDropBytes: number; replayStallMs: number };
   gapFillMs: number;
-  shutdown: { timeoutMs: number; drainDelayMs: number; restartJitterMs: number };
+  shutdown: { timeoutMs: number; drainDelayMs: number; restartJitterMs: number; restartReconnectRate: number };
   erp: { delayMs: number; failureRate: number };
   jobs: { attempts: number; backoffMs: number };
   retention: { eventsMs: number; tombstonesMs: number; intervalMs: number };
@@ -215,6 +216,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       timeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       drainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
       restartJitterMs: e.RESTART_JITTER_MS,
+      restartReconnectRate: e.RESTART_RECONNECT_RATE,
     },
     erp: { delayMs: e.ERP_DELAY_MS, failureRate: e.ERP_FAILURE_RATE },
     jobs: { attempts: e.JOB_ATTEMPTS, backoffMs: e.JOB_BACKOFF_MS },

@@ -86,6 +86,11 @@ export function createMetrics(opts: { instanceId: string; collectDefault?: boole
       help: 'Sockets closed with 4408 for missing a heartbeat pong',
       registers: [registry],
     }),
+    heartbeatLateRounds: new client.Counter({
+      name: 'rt_heartbeat_late_rounds_total',
+      help: 'Heartbeat rounds that came over half an interval late (the event loop was blocked) and closed no socket',
+      registers: [registry],
+    }),
     badFrames: new client.Counter({ name: 'rt_bad_client_frames_total', help: 'Client frames refused', registers: [registry] }),
     authFailures: new client.Counter({
       name: 'rt_auth_failures_total',

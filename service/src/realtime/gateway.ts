@@ -13,6 +13,7 @@ import { safeError } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { clientFrameSchema, CloseCode, connectQuerySchema, encodeControlFrame, restartReason } from '../protocol/index.js';
 import { Connection } from './connection.js';
+import { createHeartbeat } from './heartbeat.js';
 import type { Hub } from './hub.js';
 
 export const REALTIME_PATH = '/ws/realtime';
@@ -36,6 +37,17 @@ export interface GatewayOptions {
   tokenExpiryNoticeMs: number;
   maxPayloadBytes: number;
   restartJitterMs: number;
+  /** Devices per second a restart sends to the other instances at most (0: only `restartJitterMs`). */
+  restartReconnectRate?: number;
+}
+
+/**
+ * The window a restarting instance spreads its devices' reconnects over: `jitterMs`, or longer when
+ * `connections` at `reconnectRate` per second need more, so the instances that take them are not
+ * flooded (a connect costs a token check, a log read and a replay).
+ */
+export function restartWindowMs(connections: number, jitterMs: number, reconnectRate = 0): number {
+  return reconnectRate > 0 ? Math.max(jitterMs, Math.ceil((connections / reconnectRate) * 1000)) : jitterMs;
 }
 
 function refuse(socket: Duplex, status: number, code: string, message: string, retryAfterMs?: number): void {
@@ -226,20 +238,20 @@ export function createGateway(deps: {
     }
   }
 
-  // ---- heartbeat: one interval for all sockets ----
-  const heartbeat = setInterval(() => {
-    for (const conn of hub.allConnections()) {
-      if (conn.closed) continue;
-      if (!conn.alive) {
-        metrics.heartbeatTimeouts.inc();
-        conn.close(CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout', 1_000);
-        continue;
-      }
-      conn.alive = false;
-      conn.ws.ping();
-    }
-  }, options.heartbeatMs);
-  heartbeat.unref();
+  // ---- heartbeat: one interval for all sockets (heartbeat.ts) ----
+  const heartbeat = createHeartbeat({
+    intervalMs: options.heartbeatMs,
+    connections: () => hub.allConnections(),
+    onTimeout: (conn) => {
+      metrics.heartbeatTimeouts.inc();
+      conn.close(CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout', 1_000);
+    },
+    onLateRound: (lateMs) => {
+      metrics.heartbeatLateRounds.inc();
+      log.warn({ lateMs }, 'heartbeat round late (event loop blocked): no socket judged this round');
+    },
+  });
+  heartbeat.start();
 
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
@@ -332,7 +344,8 @@ export function createGateway(deps: {
   return {
     /** Close every socket with 1012 and a jittered retry delay in the reason. */
     closeAllForRestart(): void {
-      hub.closeAll(CloseCode.SERVICE_RESTART, () => restartReason(Math.random() * options.restartJitterMs));
+      const windowMs = restartWindowMs(hub.allConnections().length, options.restartJitterMs, options.restartReconnectRate);
+      hub.closeAll(CloseCode.SERVICE_RESTART, () => restartReason(Math.random() * windowMs));
     },
     /** Close with 4401 this instance's sockets of `userId` whose current token is revoked; returns how many. */
     closeRevoked(userId: string): number {
@@ -345,7 +358,7 @@ export function createGateway(deps: {
       return closed;
     },
     close(): void {
-      clearInterval(heartbeat);
+      heartbeat.stop();
       deps.server.off('upgrade', onUpgrade);
       wss.close();
     },
