@@ -5,7 +5,10 @@
  * Also PostgreSQL's CPU per transaction (every postgres process, from /proc, over the run), the
  * figure the service's PostgreSQL CPU per write is compared with.
  *
- *   npx tsx loadtest/pgbench-baseline.ts [--seconds 15] [--clients 8]
+ * With --rate, the same again at that fixed rate (`-R`): PostgreSQL's CPU per transaction when
+ * commits come one at a time, as the service's do at that rate.
+ *
+ *   npx tsx loadtest/pgbench-baseline.ts [--seconds 15] [--clients 8] [--rate 300]
  */
 import { parseArgs } from 'node:util';
 import { isMain, runMain, writeResult } from './lib/cli.js';
@@ -26,22 +29,42 @@ export interface PgbenchBaseline {
   failed: number;
   /** CPU of every postgres process over the run, per transaction (null when /proc was not readable). */
   postgresCpuMsPerTx: number | null;
+  /**
+   * The same script at a fixed rate (`-R`, the rate of the bench's e2e run): PostgreSQL's CPU per
+   * transaction when commits arrive one by one, as the service's do at that rate, instead of
+   * saturated (where one WAL flush serves several commits and no backend sleeps between them).
+   */
+  atRate?: { rate: number; seconds: number; tps: number; transactions: number; postgresCpuMsPerTx: number | null } | null;
 }
 
-export async function runPgbenchBaseline(o: { seconds: number; clients: number }, interrupt: Interrupt): Promise<PgbenchBaseline> {
+/** PostgreSQL's CPU (every postgres process) over one pgbench run, per transaction. */
+async function measured<R extends { transactions: number }>(db: { postmasterPid(): number | null }, run: () => Promise<R>) {
+  const pid = db.postmasterPid();
+  const before = pid === null ? null : treeCpuSeconds(pid);
+  const r = await run();
+  const after = pid === null ? null : treeCpuSeconds(pid);
+  return { r, cpuMsPerTx: before === null || after === null || !r.transactions ? null : ((after - before) * 1000) / r.transactions };
+}
+
+export async function runPgbenchBaseline(o: { seconds: number; clients: number; rate?: number }, interrupt: Interrupt): Promise<PgbenchBaseline> {
   const db = await startDatabase(interrupt, { migrate: true });
   try {
-    const pid = db.postmasterPid();
-    const before = pid === null ? null : treeCpuSeconds(pid);
-    const r = await runPgbench({ url: db.url, script: pgbenchScripts().rt_draft_create!, clients: o.clients, seconds: o.seconds, signal: interrupt.signal });
-    const after = pid === null ? null : treeCpuSeconds(pid);
+    const script = pgbenchScripts().rt_draft_create!;
+    const { r, cpuMsPerTx } = await measured(db, () => runPgbench({ url: db.url, script, clients: o.clients, seconds: o.seconds, signal: interrupt.signal }));
+    let atRate: PgbenchBaseline['atRate'] = null;
+    if (o.rate) {
+      const rate = o.rate;
+      const x = await measured(db, () => runPgbench({ url: db.url, script, clients: o.clients, seconds: o.seconds, rate, signal: interrupt.signal }));
+      atRate = { rate, seconds: o.seconds, tps: x.r.tps, transactions: x.r.transactions, postgresCpuMsPerTx: x.cpuMsPerTx };
+    }
     return {
       script: 'rt_draft_create',
       settings: 'fsync=on, synchronous_commit=on, full_page_writes=on (defaults otherwise)',
       clients: o.clients,
       seconds: o.seconds,
       ...r,
-      postgresCpuMsPerTx: before === null || after === null || !r.transactions ? null : ((after - before) * 1000) / r.transactions,
+      postgresCpuMsPerTx: cpuMsPerTx,
+      atRate,
     };
   } finally {
     db.stop();
@@ -49,13 +72,14 @@ export async function runPgbenchBaseline(o: { seconds: number; clients: number }
 }
 
 export const describePgbench = (p: PgbenchBaseline): string =>
-  `pgbench -n -c ${p.clients} -M prepared, ${p.script}, ${p.seconds} s, ${p.settings}: ${p.tps.toFixed(0)} tps, latency avg ${p.latencyMs} ms, ${p.transactions} transactions (${p.failed} failed); PostgreSQL CPU ${p.postgresCpuMsPerTx?.toFixed(3) ?? '-'} ms per transaction`;
+  `pgbench -n -c ${p.clients} -M prepared, ${p.script}, ${p.seconds} s, ${p.settings}: ${p.tps.toFixed(0)} tps, latency avg ${p.latencyMs} ms, ${p.transactions} transactions (${p.failed} failed); PostgreSQL CPU ${p.postgresCpuMsPerTx?.toFixed(3) ?? '-'} ms per transaction` +
+  (p.atRate ? `; at -R ${p.atRate.rate}: ${p.atRate.tps.toFixed(0)} tps, PostgreSQL CPU ${p.atRate.postgresCpuMsPerTx?.toFixed(3) ?? '-'} ms per transaction` : '');
 
 if (isMain(import.meta.url)) {
   const interrupt = handleInterrupts();
   runMain('pgbench-baseline', async () => {
-    const { values } = parseArgs({ options: { seconds: { type: 'string', default: '15' }, clients: { type: 'string', default: '8' } } });
-    const r = await runPgbenchBaseline({ seconds: Number(values.seconds), clients: Number(values.clients) }, interrupt);
+    const { values } = parseArgs({ options: { seconds: { type: 'string', default: '15' }, clients: { type: 'string', default: '8' }, rate: { type: 'string', default: '300' } } });
+    const r = await runPgbenchBaseline({ seconds: Number(values.seconds), clients: Number(values.clients), rate: Number(values.rate) || undefined }, interrupt);
     console.log(describePgbench(r));
     console.log(`results: ${writeResult('pgbench-baseline', r)}`);
   }, interrupt);

@@ -38,14 +38,14 @@ async function main(): Promise<void> {
   ensureBuilt();
   const interrupt = handleInterrupts();
   const before = new Set(readdirSync(dir));
-  const stack = await startStack(mode, interrupt, { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` });
+  const stack = await startStack(mode, interrupt, {}, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
   try {
     const db = stack.db;
     const run = await runLatency(
       {
         rate: Number(values.rate), users: Number(values.users), devices: 3, durationS: Number(values.duration), warmupS: 5,
         url: stack.url, servicePid: stack.service.proc.pid!, postgresPid: db ? () => db.postmasterPid() : undefined,
-        harnessNodeOptions: values.harness ? `--cpu-prof --cpu-prof-dir=${dir} --cpu-prof-name=rtctl-${Date.now()}.cpuprofile` : undefined,
+        harnessNodeArgs: values.harness ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=rtctl-${Date.now()}.cpuprofile`] : undefined,
       },
       interrupt,
     );

@@ -24,7 +24,7 @@ export interface ServiceProcess {
 export async function spawnService(
   env: Record<string, string>,
   instanceId: string,
-  opts: { entry?: 'main' | 'worker'; built?: boolean; root?: string } = {},
+  opts: { entry?: 'main' | 'worker'; built?: boolean; root?: string; nodeArgs?: string[] } = {},
 ): Promise<ServiceProcess> {
   const port = await freePort();
   let out = '';
@@ -33,7 +33,7 @@ export async function spawnService(
   const args = opts.built
     ? [join(root, 'dist', 'service', 'src', `${entry}.js`)]
     : ['--import', 'tsx', opts.root ? join(root, 'service', 'src', `${entry}.ts`) : entry === 'main' ? SERVICE_MAIN : SERVICE_WORKER];
-  const proc = spawn(process.execPath, args, {
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...args], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',

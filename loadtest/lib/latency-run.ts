@@ -28,8 +28,8 @@ export interface LatencyRunOptions {
   /** rtctl's `--mix` (default: rtctl's own mix, cli/LATENCY.md). */
   mix?: string;
   secret?: string;
-  /** NODE_OPTIONS for rtctl itself (e.g. `--cpu-prof`, loadtest/profile-write.ts). */
-  harnessNodeOptions?: string;
+  /** Node options for rtctl itself (e.g. `--cpu-prof`, loadtest/profile-write.ts). */
+  harnessNodeArgs?: string[];
 }
 
 export interface Percentiles {
@@ -95,9 +95,9 @@ export function runLatency(o: LatencyRunOptions, interrupt: Interrupt): Promise<
     '--duration', `${o.durationS}s`, '--warmup', `${o.warmupS}s`, '--p99', '100', '--no-cleanup',
     ...(o.mix ? ['--mix', o.mix] : []),
   ];
-  const child = spawn(process.execPath, [RTCTL, ...args], {
+  const child = spawn(process.execPath, [...(o.harnessNodeArgs ?? []), RTCTL, ...args], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, JWT_SECRET: o.secret ?? TEST_SECRET, ...(o.harnessNodeOptions ? { NODE_OPTIONS: o.harnessNodeOptions } : {}) },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, JWT_SECRET: o.secret ?? TEST_SECRET },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const sample = (): CpuSample => {

@@ -16,6 +16,8 @@ export interface PgbenchOptions {
   clients: number;
   threads?: number;
   seconds: number;
+  /** Transactions per second on a schedule (`-R`), instead of as fast as the clients go. */
+  rate?: number;
   /** Extra environment, e.g. PGOPTIONS='-c synchronous_commit=off' for pgbench's sessions only. */
   env?: Record<string, string>;
   signal?: AbortSignal;
@@ -35,7 +37,7 @@ export async function runPgbench(o: PgbenchOptions): Promise<PgbenchResult> {
   const file = join(dir, 'script.sql');
   writeFileSync(file, o.script);
   chmodSync(file, 0o644);
-  const args = ['-n', '-c', String(o.clients), '-j', String(o.threads ?? 2), '-M', 'prepared', '-T', String(o.seconds), '-f', file, o.url];
+  const args = ['-n', '-c', String(o.clients), '-j', String(o.threads ?? 2), '-M', 'prepared', '-T', String(o.seconds), ...(o.rate ? ['-R', String(o.rate)] : []), '-f', file, o.url];
   try {
     const out = await new Promise<string>((resolve, reject) => {
       execFile(join(bin, 'pgbench'), args, { env: { ...process.env, LC_ALL: 'C', ...o.env }, signal: o.signal, timeout: (o.seconds + 60) * 1000 }, (err, stdout, stderr) => {

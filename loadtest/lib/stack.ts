@@ -79,7 +79,7 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(mode: StorageMode, interrupt: Interrupt, env: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(mode: StorageMode, interrupt: Interrupt, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Stack> {
   const db = mode === 'postgres' ? await startDatabase(interrupt) : null;
   let service: ServiceProcess;
   try {
@@ -92,7 +92,7 @@ export async function startStack(mode: StorageMode, interrupt: Interrupt, env: R
         ...env,
       },
       `bench-${mode}`,
-      { built: true, root: process.env.BENCH_SERVICE_ROOT || undefined },
+      { built: true, root: process.env.BENCH_SERVICE_ROOT || undefined, nodeArgs },
     );
   } catch (err) {
     db?.stop();

@@ -22,7 +22,7 @@ export type WritePathPart = (typeof WRITE_PATH_PARTS)[number];
 export function writePathSizes(quick: boolean, mix?: string) {
   const ladder = (rates: number[]) => ({ users: quick ? 20 : 100, devices: 3, durationS: quick ? 3 : 15, warmupS: quick ? 1 : 5, rates: quick ? [100, 200] : rates, mix });
   return {
-    pgbench: { seconds: quick ? 3 : 15, clients: 8 },
+    pgbench: { seconds: quick ? 3 : 15, clients: 8, rate: quick ? 100 : 300 }, // rate: the e2e run's
     ceiling: ladder([300, 400, 500, 650, 800, 1000, 1200, 1500, 1800, 2200]),
     embedded: ladder([200, 300, 400, 500, 650, 800, 1000, 1200, 1500]),
     e2e: { rate: quick ? 100 : 300, users: quick ? [20, 200] : [100, 1000], devices: 3, durationS: quick ? 5 : 30, warmupS: quick ? 1 : 5, mix },

@@ -93,7 +93,8 @@ function e2eSection(r: WritePathReport, svg: Svg): string[] {
     lines.push('', `### CPU per write at ${cpuRun.rate} writes/s`, '', `![CPU per write](${bars})`, '');
     lines.push('| process | CPU ms per write | compared with |', '|---|---|---|');
     lines.push(`| service | ${f(c.service, 3)} | target ≤ 0.35 |`);
-    lines.push(`| PostgreSQL (every postgres process) | ${f(c.postgres, 3)} | pgbench: ${f(pgTx, 3)} per rt_draft_create transaction |`);
+    const atRate = r.pgbench?.atRate;
+    lines.push(`| PostgreSQL (every postgres process) | ${f(c.postgres, 3)} | pgbench: ${f(pgTx, 3)} per rt_draft_create transaction saturated${atRate ? `, ${f(atRate.postgresCpuMsPerTx, 3)} at -R ${atRate.rate} (commits one at a time, as the service's at that rate)` : ''} |`);
     lines.push(`| rtctl (writers, ${cpuRun.users * cpuRun.devices} devices, tracking) | ${f(c.harness, 3)} | |`);
     lines.push('', `The writes follow rtctl's mix${e.options.mix ? ` \`${e.options.mix}\`` : ' (creates, updates, deletes, converts, pending batches of 1–100 orders)'}; pgbench runs draft creates only, so a batch-heavy mix costs PostgreSQL more per write than pgbench's transaction (\`--mix create=1\` compares like with like).`, '');
   }

@@ -56,7 +56,10 @@ export function checkTargets(r: WritePathReport): TargetCheck[] {
   const pgTx = r.pgbench?.postgresCpuMsPerTx ?? null;
   add(
     'PostgreSQL CPU per write (service at 300/s) ≤ PostgreSQL CPU per pgbench transaction',
-    cpu || pgTx !== null ? `${n(cpu?.postgres, 3)} ms/write vs ${n(pgTx, 3)} ms/transaction` : 'not measured',
+    cpu || pgTx !== null
+      ? `${n(cpu?.postgres, 3)} ms/write vs ${n(pgTx, 3)} ms/transaction saturated` +
+          (r.pgbench?.atRate ? `, ${n(r.pgbench.atRate.postgresCpuMsPerTx, 3)} at -R ${r.pgbench.atRate.rate}` : '')
+      : 'not measured',
     cpu?.postgres == null || pgTx === null ? null : cpu.postgres <= pgTx,
   );
   return out;

@@ -226,14 +226,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
   koa.use(jsonBody(config.maxBodyBytes, config.bodyDrain));
   koa.use(open.routes());
   koa.use(open.allowedMethods());
-  // Admin first: its prefixes are more specific than /api.
+  // Admin first: its prefixes are more specific than /api. The routers' middleware made once, not per request.
+  const adminRoutes = admin.routes();
+  const apiRoutes = api.routes();
+  const apiAllowedMethods = api.allowedMethods();
   koa.use(async (ctx, next) => {
     if (ctx.path === '/api/websocket/stats' || ctx.path.startsWith('/api/admin/')) {
-      return admin.routes()(ctx as never, next);
+      return adminRoutes(ctx as never, next);
     }
     if (ctx.path.startsWith('/api/')) {
-      await api.routes()(ctx as never, next);
-      return api.allowedMethods()(ctx as never, async () => undefined);
+      await apiRoutes(ctx as never, next);
+      return apiAllowedMethods(ctx as never, async () => undefined);
     }
     return next();
   });

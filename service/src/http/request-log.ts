@@ -20,10 +20,11 @@ export function requestLog(log: Logger, metrics: Metrics): Middleware {
       const matched = (ctx as unknown as { _matchedRoute?: string | RegExp })._matchedRoute;
       const route = typeof matched === 'string' ? matched : 'unmatched';
       metrics.httpDuration.observe({ method: ctx.method, route, status: String(ctx.status) }, seconds);
-      const line = { method: ctx.method, url: redactUrl(ctx.originalUrl), status: ctx.status, ms: Math.round(seconds * 1e4) / 10 };
-      if (ctx.status >= 500) log.error(line, 'request');
-      else if (QUIET.has(ctx.path)) log.trace(line, 'request');
-      else log.debug(line, 'request');
+      const level = ctx.status >= 500 ? 'error' : QUIET.has(ctx.path) ? 'trace' : 'debug';
+      // The line is built only when it is written (no `return` here: it would swallow next()'s error).
+      if (log.isLevelEnabled(level)) {
+        log[level]({ method: ctx.method, url: redactUrl(ctx.originalUrl), status: ctx.status, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+      }
     }
   };
 }
