@@ -38,6 +38,8 @@ async function main(): Promise<void> {
   ensureBuilt();
   const interrupt = handleInterrupts();
   const before = new Set(readdirSync(dir));
+  const harnessDir = join(dir, `rtctl-${Date.now()}`);
+  if (values.harness) mkdirSync(harnessDir);
   const stack = await startStack(mode, interrupt, {}, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
   try {
     const db = stack.db;
@@ -45,7 +47,9 @@ async function main(): Promise<void> {
       {
         rate: Number(values.rate), users: Number(values.users), devices: 3, durationS: Number(values.duration), warmupS: 5,
         url: stack.url, servicePid: stack.service.proc.pid!, postgresPid: db ? () => db.postmasterPid() : undefined,
-        harnessNodeArgs: values.harness ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=rtctl-${Date.now()}.cpuprofile`] : undefined,
+        // Its own folder and Node's default names: tsx's loader thread writes a profile too, and one
+        // --cpu-prof-name for both threads would keep only the last one written.
+        harnessNodeArgs: values.harness ? ['--cpu-prof', `--cpu-prof-dir=${harnessDir}`] : undefined,
       },
       interrupt,
     );
@@ -53,7 +57,10 @@ async function main(): Promise<void> {
   } finally {
     await stack.stop(); // SIGTERM: Node writes the profile as the service exits
   }
-  const made = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && !before.has(f)).map((f) => join(dir, f));
+  const made = [
+    ...readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && !before.has(f)).map((f) => join(dir, f)),
+    ...(values.harness ? readdirSync(harnessDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(harnessDir, f)) : []),
+  ];
   if (made.length === 0) throw new Error(`no .cpuprofile written in ${dir}`);
   for (const file of made.sort((a, b) => statSync(b).size - statSync(a).size)) {
     console.log(`\n${file}`);
