@@ -34,7 +34,7 @@ export interface PgbenchBaseline {
    * transaction when commits arrive one by one, as the service's do at that rate, instead of
    * saturated (where one WAL flush serves several commits and no backend sleeps between them).
    */
-  atRate?: { rate: number; seconds: number; tps: number; transactions: number; postgresCpuMsPerTx: number | null } | null;
+  atRate: { rate: number; seconds: number; tps: number; transactions: number; postgresCpuMsPerTx: number | null } | null;
 }
 
 /** PostgreSQL's CPU (every postgres process) over one pgbench run, per transaction. */

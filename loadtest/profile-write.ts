@@ -16,8 +16,9 @@ import { summarizeProfile } from './lib/cpuprofile.js';
 import { ensureBuilt } from './lib/build.js';
 import { isMain, RESULTS_DIR, runMain } from './lib/cli.js';
 import { handleInterrupts } from './lib/interrupt.js';
-import { describeRun, runLatency } from './lib/latency-run.js';
-import { startStack, type StorageMode } from './lib/stack.js';
+import { describeRun } from './lib/latency-run.js';
+import type { StorageMode } from './lib/stack.js';
+import { runOnFreshStack } from './write-ceiling.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -40,23 +41,19 @@ async function main(): Promise<void> {
   const before = new Set(readdirSync(dir));
   const harnessDir = join(dir, `rtctl-${Date.now()}`);
   if (values.harness) mkdirSync(harnessDir);
-  const stack = await startStack(mode, interrupt, {}, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-  try {
-    const db = stack.db;
-    const run = await runLatency(
-      {
-        rate: Number(values.rate), users: Number(values.users), devices: 3, durationS: Number(values.duration), warmupS: 5,
-        url: stack.url, servicePid: stack.service.proc.pid!, postgresPid: db ? () => db.postmasterPid() : undefined,
-        // Its own folder and Node's default names: tsx's loader thread writes a profile too, and one
-        // --cpu-prof-name for both threads would keep only the last one written.
-        harnessNodeArgs: values.harness ? ['--cpu-prof', `--cpu-prof-dir=${harnessDir}`] : undefined,
-      },
-      interrupt,
-    );
-    console.log(describeRun(run));
-  } finally {
-    await stack.stop(); // SIGTERM: Node writes the profile as the service exits
-  }
+  // The stack stops the service with SIGTERM at the end: Node writes its profile as it exits.
+  const run = await runOnFreshStack(
+    mode,
+    { rate: Number(values.rate), users: Number(values.users), devices: 3, durationS: Number(values.duration), warmupS: 5 },
+    interrupt,
+    {
+      service: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+      // Its own folder and Node's default names: tsx's loader thread writes a profile too, and one
+      // --cpu-prof-name for both threads would keep only the last one written.
+      harness: values.harness ? ['--cpu-prof', `--cpu-prof-dir=${harnessDir}`] : undefined,
+    },
+  );
+  console.log(describeRun(run));
   const made = [
     ...readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && !before.has(f)).map((f) => join(dir, f)),
     ...(values.harness ? readdirSync(harnessDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(harnessDir, f)) : []),
@@ -68,4 +65,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (isMain(import.meta.url)) runMain("profile-write", main);
+if (isMain(import.meta.url)) runMain('profile-write', main);

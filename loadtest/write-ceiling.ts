@@ -47,11 +47,16 @@ export async function runOnFreshStack(
   mode: StorageMode,
   o: { rate: number; users: number; devices: number; durationS: number; warmupS: number; mix?: string },
   interrupt: Interrupt,
+  /** Node options of the service and of rtctl (e.g. `--cpu-prof`, profile-write.ts). */
+  nodeArgs: { service?: string[]; harness?: string[] } = {},
 ): Promise<LatencyRun> {
-  const stack = await startStack(mode, interrupt);
+  const stack = await startStack(mode, interrupt, {}, nodeArgs.service);
   try {
     const db = stack.db;
-    return await runLatency({ ...o, url: stack.url, servicePid: stack.service.proc.pid!, postgresPid: db ? () => db.postmasterPid() : undefined }, interrupt);
+    return await runLatency(
+      { ...o, url: stack.url, servicePid: stack.service.proc.pid!, postgresPid: db ? () => db.postmasterPid() : undefined, harnessNodeArgs: nodeArgs.harness },
+      interrupt,
+    );
   } finally {
     await stack.stop();
   }

@@ -4,6 +4,5 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 /** The rtctl launcher (runs the TypeScript sources through tsx). */
 export const RTCTL = fileURLToPath(new URL('../cli/bin/rtctl.js', import.meta.url));
-/** The service's entry points. */
+/** The service's entry point (tools/service-process.ts starts main or worker of any checkout). */
 export const SERVICE_MAIN = fileURLToPath(new URL('../service/src/main.ts', import.meta.url));
-export const SERVICE_WORKER = fileURLToPath(new URL('../service/src/worker.ts', import.meta.url));

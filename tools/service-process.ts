@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
-import { REPO_ROOT, SERVICE_MAIN, SERVICE_WORKER } from './paths.js';
+import { REPO_ROOT } from './paths.js';
 import { TEST_SECRET } from './token.js';
 
 export interface ServiceProcess {
@@ -32,7 +32,7 @@ export async function spawnService(
   const root = opts.root ?? REPO_ROOT;
   const args = opts.built
     ? [join(root, 'dist', 'service', 'src', `${entry}.js`)]
-    : ['--import', 'tsx', opts.root ? join(root, 'service', 'src', `${entry}.ts`) : entry === 'main' ? SERVICE_MAIN : SERVICE_WORKER];
+    : ['--import', 'tsx', join(root, 'service', 'src', `${entry}.ts`)];
   const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...args], {
     cwd: root,
     env: {

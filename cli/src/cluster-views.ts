@@ -9,7 +9,7 @@
  */
 import { createApi } from './api.js';
 import { requireToken, type View } from './admin-views.js';
-import type { ConnectionRow } from '../../service/src/features/admin/cluster-view.js';
+import type { ConnectionRow, InstanceConnections as InstanceOutcome } from '../../service/src/features/admin/cluster-view.js';
 import type { Context } from './context.js';
 import { formatBytes, formatDuration, shortId } from './format.js';
 
@@ -35,15 +35,6 @@ export interface StatsAnswer {
   memory?: { rssBytes: number };
   instances?: InstanceRow[];
   cluster?: { registryError: string | null };
-}
-
-interface InstanceOutcome {
-  instanceId: string;
-  url: string | null;
-  status: 'ok' | 'unreachable' | 'error';
-  count: number;
-  truncated: boolean;
-  error?: string;
 }
 
 interface ConnectionsAnswer {

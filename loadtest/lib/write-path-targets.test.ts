@@ -38,7 +38,7 @@ const ladder = (mode: CeilingReport['mode'], ceiling: number, stall: number | nu
 });
 
 const report = (over: Partial<WritePathReport> = {}): WritePathReport => ({
-  pgbench: { script: 'rt_draft_create', settings: 'fsync=on', clients: 8, seconds: 15, tps: 2000, latencyMs: 4, transactions: 30_000, failed: 0, postgresCpuMsPerTx: 0.5 },
+  pgbench: { script: 'rt_draft_create', settings: 'fsync=on', clients: 8, seconds: 15, tps: 2000, latencyMs: 4, transactions: 30_000, failed: 0, postgresCpuMsPerTx: 0.5, atRate: null },
   ceiling: ladder('postgres', 1200, 30),
   embedded: [ladder('embedded', 1200, 150), ladder('embedded-worker', 1200, 40)],
   e2e: { options: { rate: 300, users: [100, 1000], devices: 3, durationS: 30, warmupS: 5 }, storage: 'PostgreSQL', runs: [run(), run({ users: 1000 })] },
