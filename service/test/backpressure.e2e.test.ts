@@ -50,7 +50,10 @@ describe.each(storageVariants())('back-pressure and heartbeat ($kind)', ({ kind,
   it.skipIf(skip)('a device that does not read its replay is closed with 4429 (the replay never piles up in memory), then resumes', async () => {
     const svc = await startService({
       storage: kind,
-      env: { WS_SEND_BUFFER_LIMIT_BYTES: '262144', WS_REPLAY_STALL_MS: '500', MAX_BODY_BYTES: String(4 * 1024 * 1024) },
+      // 2 s without a write callback is a stall: the paused device below is one, while the resumed
+      // device, parsing 2 MB frames in a test process that shares the machine with the whole suite,
+      // may take half a second between reads (500 ms here closed it too, under the full suite's load).
+      env: { WS_SEND_BUFFER_LIMIT_BYTES: '262144', WS_REPLAY_STALL_MS: '2000', MAX_BODY_BYTES: String(4 * 1024 * 1024) },
     });
     try {
       const u = `u-${randomUUID()}`;
@@ -63,7 +66,7 @@ describe.each(storageVariants())('back-pressure and heartbeat ($kind)', ({ kind,
       rawSocket(slow.ws).pause(); // reads nothing: the replay must not all be written into the server's memory
       const metrics = () => fetch(`${svc.url}/metrics`).then((r) => r.text());
       let closedByServer = false;
-      for (let i = 0; i < 100 && !closedByServer; i += 1) {
+      for (let i = 0; i < 300 && !closedByServer; i += 1) {
         await sleep(50);
         closedByServer = /rt_slow_consumer_closes_total\{[^}]*\} [1-9]/.test(await metrics());
       }

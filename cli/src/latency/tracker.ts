@@ -49,7 +49,8 @@ export interface WriteRecord {
 
 /** A write about to be sent, with the tracker's bookkeeping fields empty. */
 export function writeRecord(w: Pick<WriteRecord, 'n' | 'user' | 'kind' | 'due' | 'warmup' | 'ids'>): WriteRecord {
-  return { ...w, firstSeq: 0, types: null, at: null, remaining: 0, done: false };
+  // Every field named, in one order: one object shape for every write (a spread showed in profiles).
+  return { n: w.n, user: w.user, kind: w.kind, due: w.due, warmup: w.warmup, ids: w.ids, firstSeq: 0, types: null, at: null, remaining: 0, done: false };
 }
 
 export interface Correctness {
