@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import { isMain, runMain, writeResult } from './lib/cli.js';
 import { handleInterrupts, type Interrupt } from './lib/interrupt.js';
-import { runPgbench } from './lib/pgbench.js';
+import { runPgbench, type LatencyPercentiles } from './lib/pgbench.js';
 import { treeCpuSeconds } from './lib/proc.js';
 import { startDatabase } from './lib/stack.js';
 import { pgbenchScripts } from './write-path.js';
@@ -34,7 +34,7 @@ export interface PgbenchBaseline {
    * transaction when commits arrive one by one, as the service's do at that rate, instead of
    * saturated (where one WAL flush serves several commits and no backend sleeps between them).
    */
-  atRate: { rate: number; seconds: number; tps: number; transactions: number; postgresCpuMsPerTx: number | null } | null;
+  atRate: { rate: number; seconds: number; tps: number; transactions: number; postgresCpuMsPerTx: number | null; latency: LatencyPercentiles | null } | null;
 }
 
 /** PostgreSQL's CPU (every postgres process) over one pgbench run, per transaction. */
@@ -54,15 +54,17 @@ export async function runPgbenchBaseline(o: { seconds: number; clients: number; 
     let atRate: PgbenchBaseline['atRate'] = null;
     if (o.rate) {
       const rate = o.rate;
-      const x = await measured(db, () => runPgbench({ url: db.url, script, clients: o.clients, seconds: o.seconds, rate, signal: interrupt.signal }));
-      atRate = { rate, seconds: o.seconds, tps: x.r.tps, transactions: x.r.transactions, postgresCpuMsPerTx: x.cpuMsPerTx };
+      const x = await measured(db, () => runPgbench({ url: db.url, script, clients: o.clients, seconds: o.seconds, rate, latencies: true, signal: interrupt.signal }));
+      atRate = { rate, seconds: o.seconds, tps: x.r.tps, transactions: x.r.transactions, postgresCpuMsPerTx: x.cpuMsPerTx, latency: x.r.latency };
     }
+    // Not logged at saturation: writing the log would cost pgbench's clients more than the commits.
+    const saturated = { tps: r.tps, latencyMs: r.latencyMs, transactions: r.transactions, failed: r.failed };
     return {
       script: 'rt_draft_create',
       settings: 'fsync=on, synchronous_commit=on, full_page_writes=on (defaults otherwise)',
       clients: o.clients,
       seconds: o.seconds,
-      ...r,
+      ...saturated,
       postgresCpuMsPerTx: cpuMsPerTx,
       atRate,
     };
@@ -73,7 +75,7 @@ export async function runPgbenchBaseline(o: { seconds: number; clients: number; 
 
 export const describePgbench = (p: PgbenchBaseline): string =>
   `pgbench -n -c ${p.clients} -M prepared, ${p.script}, ${p.seconds} s, ${p.settings}: ${p.tps.toFixed(0)} tps, latency avg ${p.latencyMs} ms, ${p.transactions} transactions (${p.failed} failed); PostgreSQL CPU ${p.postgresCpuMsPerTx?.toFixed(3) ?? '-'} ms per transaction` +
-  (p.atRate ? `; at -R ${p.atRate.rate}: ${p.atRate.tps.toFixed(0)} tps, PostgreSQL CPU ${p.atRate.postgresCpuMsPerTx?.toFixed(3) ?? '-'} ms per transaction` : '');
+  (p.atRate ? `; at -R ${p.atRate.rate}: ${p.atRate.tps.toFixed(0)} tps, PostgreSQL CPU ${p.atRate.postgresCpuMsPerTx?.toFixed(3) ?? '-'} ms per transaction${p.atRate.latency ? `, latency from the scheduled start p50 ${p.atRate.latency.p50} p99 ${p.atRate.latency.p99} p99.9 ${p.atRate.latency.p999} ms` : ''}` : '');
 
 if (isMain(import.meta.url)) {
   const interrupt = handleInterrupts();

@@ -134,6 +134,13 @@ export function writePathSections(r: WritePathReport, targets: TargetCheck[], sv
     lines.push(`\`pgbench -n -c ${p.clients} -j 2 -M prepared -T ${p.seconds}\` running the service's draft-create SQL (\`SELECT rt_draft_create(…)\`, one user among 1,000, a new draft each time; write-path.ts's script) on a throwaway PostgreSQL with ${p.settings}.`, '');
     lines.push('| tps | latency avg ms | transactions | failed | PostgreSQL CPU ms per transaction |', '|---|---|---|---|---|');
     lines.push(`| ${p.tps.toFixed(0)} | ${p.latencyMs} | ${p.transactions} | ${p.failed} | ${f(p.postgresCpuMsPerTx, 3)} |`, '');
+    const a = p.atRate;
+    if (a) {
+      lines.push(`The same at the e2e run's rate (\`-R ${a.rate}\`, each transaction logged with \`-l\` and timed from its scheduled start, open loop as rtctl): what a commit costs and takes when commits come one at a time.`, '');
+      lines.push('| rate | tps | latency p50 ms | p99 | p99.9 | max | PostgreSQL CPU ms per transaction |', '|---|---|---|---|---|---|---|');
+      const l = a.latency;
+      lines.push(`| ${a.rate}/s | ${a.tps.toFixed(0)} | ${f(l?.p50, 2)} | ${f(l?.p99, 2)} | ${f(l?.p999, 2)} | ${f(l?.max, 1)} | ${f(a.postgresCpuMsPerTx, 3)} |`, '');
+    }
   }
   return [...lines, ...ceilingSection(r, svg), ...e2eSection(r, svg), ...fairPeerSection(r.fairPeer, svg)];
 }

@@ -61,6 +61,15 @@ describe('write-path targets', () => {
     expect(t[7]!.met).toBe(true); // 0.4 ≤ 0.5
   });
 
+  it("puts pgbench's own latency at the e2e rate beside the e2e figures, and its table in the report", () => {
+    const atRate = { rate: 300, seconds: 15, tps: 300, transactions: 4500, postgresCpuMsPerTx: 1.2, latency: { p50: 1.5, p99: 9.25, p999: 14, max: 20.5 } };
+    const r = report({ pgbench: { ...report().pgbench!, atRate } });
+    const t = checkTargets(r);
+    expect(t[2]!.figure).toContain("pgbench's transaction alone at -R 300: 1.5 ms");
+    expect(t[3]!.figure).toContain("pgbench's transaction alone at -R 300: 9.25 ms");
+    expect(writePathSections(r, t, (name) => `${name}.svg`).join('\n')).toContain('| 300/s | 300 | 1.50 | 9.25 | 14.00 | 20.5 | 1.200 |');
+  });
+
   it('fails the e2e targets when a correctness counter is not 0, whatever the latency', () => {
     const t = checkTargets(report({ e2e: { ...report().e2e!, runs: [run({ correctness: { ...run().correctness, missing: 3 } })] } }));
     expect(t[2]!.met).toBe(false);
