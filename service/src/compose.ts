@@ -6,14 +6,8 @@
 import type { Logger } from 'pino';
 import { createApp, type App } from './app.js';
 import { createMemoryBus } from './adapters/bus-memory.js';
-import { createRedisBus } from './adapters/bus-redis.js';
-import { createRedisClusterBus } from './adapters/bus-redis-cluster.js';
 import { createErpSimulator } from './adapters/erp-simulator.js';
-import { createBullmqJobQueue } from './adapters/jobs-bullmq.js';
-import { createRedisInstanceRegistry } from './adapters/instances-redis.js';
 import { createMemoryJobQueue } from './adapters/jobs-memory.js';
-import { closeRedisClient, createRedisClient } from './adapters/redis-client.js';
-import { createPostgresRunner } from './adapters/sql-postgres.js';
 import type { BusFactory } from './ports/bus.js';
 import type { Config, RedisTarget } from './config.js';
 import type { Publish } from './features/commit.js';
@@ -46,11 +40,49 @@ function delayPublish(ms: number): (publish: Publish) => Publish {
 }
 
 /**
+ * The Redis and PostgreSQL adapters are imported only when configured: loading bullmq (with
+ * msgpackr's native addon) and pg cost the embedded built service ~15 MB of RSS it never used.
+ */
+async function loadRedisAdapters() {
+  const [bus, clusterBus, jobs, instances, client] = await Promise.all([
+    import('./adapters/bus-redis.js'),
+    import('./adapters/bus-redis-cluster.js'),
+    import('./adapters/jobs-bullmq.js'),
+    import('./adapters/instances-redis.js'),
+    import('./adapters/redis-client.js'),
+  ]);
+  return {
+    createRedisBus: bus.createRedisBus,
+    createRedisClusterBus: clusterBus.createRedisClusterBus,
+    createBullmqJobQueue: jobs.createBullmqJobQueue,
+    createRedisInstanceRegistry: instances.createRedisInstanceRegistry,
+    createRedisClient: client.createRedisClient,
+    closeRedisClient: client.closeRedisClient,
+  };
+}
+type RedisAdapters = Awaited<ReturnType<typeof loadRedisAdapters>>;
+
+async function createSqlRunner(config: Config, log: Logger): Promise<SqlRunner> {
+  if (!config.databaseUrl) return createEmbeddedRunner(config);
+  const { createPostgresRunner } = await import('./adapters/sql-postgres.js');
+  return createPostgresRunner({
+    connectionString: config.databaseUrl,
+    max: config.databasePoolMax,
+    onError: (err) => log.warn({ err: err.message }, 'idle database client error'),
+  });
+}
+
+/**
  * The instance registry on Redis. Its own client (lazy: a job worker never announces, so never
  * connects), single Redis or Cluster (adapters/redis-client.ts). The adapter does not own the
  * client, so closing the registry closes it here.
  */
-function createRedisRegistry(target: RedisTarget, config: Config, log: Logger): InstanceRegistry {
+function createRedisRegistry(
+  { createRedisClient, closeRedisClient, createRedisInstanceRegistry }: RedisAdapters,
+  target: RedisTarget,
+  config: Config,
+  log: Logger,
+): InstanceRegistry {
   const redis = createRedisClient(target, {
     connectionName: 'rt-instances',
     redis: { lazyConnect: true, maxRetriesPerRequest: 1 },
@@ -72,26 +104,17 @@ export async function composeApp(
   log: Logger,
   opts: { instanceId: string; erp?: ErpClient; storage?: Storage; decoratePublish?: (publish: Publish) => Publish },
 ): Promise<{ app: App; storage: Storage }> {
-  const storage =
-    opts.storage ??
-    createSqlStorage(
-      config.databaseUrl
-        ? createPostgresRunner({
-            connectionString: config.databaseUrl,
-            max: config.databasePoolMax,
-            onError: (err) => log.warn({ err: err.message }, 'idle database client error'),
-          })
-        : await createEmbeddedRunner(config),
-    );
+  const storage = opts.storage ?? createSqlStorage(await createSqlRunner(config, log));
   const erp = opts.erp ?? createErpSimulator({ delayMs: config.erp.delayMs, failureRate: config.erp.failureRate });
   // REDIS_URL or REDIS_CLUSTER_NODES: the bus differs (classic or sharded pub/sub), the rest only connects differently.
   const redis = config.redis.target;
   const prefix = config.redis.prefix;
+  const r = redis ? await loadRedisAdapters() : undefined;
   const redisBus: BusFactory | undefined =
     redis?.kind === 'cluster'
-      ? (handlers) => createRedisClusterBus(handlers, { target: redis, log, prefix })
+      ? (handlers) => r!.createRedisClusterBus(handlers, { target: redis, log, prefix })
       : redis
-        ? (handlers) => createRedisBus(handlers, { url: redis.url, log, prefix })
+        ? (handlers) => r!.createRedisBus(handlers, { url: redis.url, log, prefix })
         : undefined;
   const maintenanceEvery = config.retention.intervalMs;
   const app = await createApp({
@@ -100,13 +123,13 @@ export async function composeApp(
     instanceId: opts.instanceId,
     storage,
     erp,
-    instanceRegistry: redis ? createRedisRegistry(redis, config, log) : undefined,
+    instanceRegistry: redis ? createRedisRegistry(r!, redis, config, log) : undefined,
     rateLimitRedis: redis ? { target: redis, prefix } : undefined,
     decoratePublish: opts.decoratePublish ?? (config.testPublishDelayMs > 0 ? delayPublish(config.testPublishDelayMs) : undefined),
     busFactory: redisBus ?? createMemoryBus,
     jobQueueFactory: (h) =>
       redis
-        ? createBullmqJobQueue({
+        ? r!.createBullmqJobQueue({
             ...h,
             target: redis,
             log,
