@@ -33,11 +33,11 @@ const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB']
  * V8 runs PGlite's WASM with its baseline compiler (Liftoff) only, never tiering hot functions up
  * to TurboFan. At start-up TurboFan compiled ~180 of them (~4 s of CPU, compiler zones of up to
  * 22 MB on each of V8's background threads) and malloc kept 50–95 MB of those zones: the built
- * service measured 250–314 MB of RSS 2 s after ready, 185–205 MB with Liftoff only. Writes were
- * not slower: 400/s for 60 s, service CPU 2.29–2.30 ms per write (2.29–2.41 with TurboFan), p50
- * 3.6 ms both; opening, migrating and the first writes are faster (no compiling competes for the
- * cores). Only one writer flat out through this thread gets ~10 % fewer writes/s (930 vs 1050).
- * V8 flags are per process: set before PGlite compiles its module; the service's thread runs no WASM.
+ * service measured 250–314 MB of RSS 2 s after ready, 186–203 MB with Liftoff only (and ~60 MB
+ * less after a minute of writes). The price is in sustained writes: service CPU per write 3–6 %
+ * higher at 400–500/s (p50 within 0.3 ms), one writer flat out through this thread ~10 % fewer
+ * writes/s; opening, migrating and the first writes are faster. V8 flags are per process: set
+ * before PGlite compiles its module; the service's own thread runs no WASM.
  */
 const V8_FLAGS = '--liftoff-only';
 
