@@ -81,12 +81,12 @@ export function readLatencies(dir: string): LatencyPercentiles | null {
   const us: number[] = [];
   for (const f of readdirSync(dir).filter((x) => x.startsWith('tx.'))) {
     for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
-      const v = Number(line.split(' ')[2]);
-      if (line !== '' && Number.isFinite(v)) us.push(v);
+      const v = Number(line.split(' ')[2]); // NaN for an empty line or `skipped`
+      if (Number.isFinite(v)) us.push(v);
     }
   }
   if (us.length === 0) return null;
   us.sort((a, b) => a - b);
-  const at = (q: number) => Math.round(us[Math.min(us.length - 1, Math.ceil(q * us.length) - 1)]!) / 1000;
+  const at = (q: number) => us[Math.min(us.length - 1, Math.ceil(q * us.length) - 1)]! / 1000;
   return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: us[us.length - 1]! / 1000 };
 }

@@ -51,14 +51,7 @@ async function loadRedisAdapters() {
     import('./adapters/instances-redis.js'),
     import('./adapters/redis-client.js'),
   ]);
-  return {
-    createRedisBus: bus.createRedisBus,
-    createRedisClusterBus: clusterBus.createRedisClusterBus,
-    createBullmqJobQueue: jobs.createBullmqJobQueue,
-    createRedisInstanceRegistry: instances.createRedisInstanceRegistry,
-    createRedisClient: client.createRedisClient,
-    closeRedisClient: client.closeRedisClient,
-  };
+  return { ...bus, ...clusterBus, ...jobs, ...instances, ...client };
 }
 type RedisAdapters = Awaited<ReturnType<typeof loadRedisAdapters>>;
 

@@ -4,8 +4,8 @@
  *
  * Why not undici (`Pool.request`, what this was) or fetch: the gate must cost far less CPU than
  * the service it measures, or on a 2-core machine it measures itself. Against a stub server in
- * another process (/tmp-style experiment, 6,000 POSTs at 300/s plus 3 WebSocket frames each,
- * 5 rounds): undici 0.46–0.71 ms of CPU per write, `node:http` with a keep-alive agent 0.53–0.56,
+ * another process (a throwaway experiment, not kept: 6,000 POSTs at 300/s plus 3 WebSocket frames
+ * each to 300 sockets, 2026-12-02): undici 0.46–0.71 ms of CPU per write, `node:http` with a keep-alive agent 0.53–0.56,
  * this 0.26–0.32. A request here is a string, a socket write and a parse of a head of a few
  * lines; undici builds a request object, an abort listener, a body stream and runs llhttp per
  * answer (cli/LATENCY.md, "The harness's own cost").
@@ -93,8 +93,6 @@ interface Conn {
   /** Bytes received and not yet parsed. */
   buf: Buffer | null;
   reading: Reading | null;
-  /** How long this socket may stay idle (idleMs, or less when the server hinted less). */
-  idleMs: number;
   dead: boolean;
 }
 
@@ -145,7 +143,7 @@ export function createGateHttp(opts: { maxSockets?: number; idleMs?: number } = 
   const open = (o: Origin): Conn => {
     const socket = connect({ host: o.host, port: o.port, noDelay: true });
     socketsOpened += 1;
-    const c: Conn = { socket, origin: o, req: null, buf: null, reading: null, idleMs, dead: false };
+    const c: Conn = { socket, origin: o, req: null, buf: null, reading: null, dead: false };
     o.conns.add(c);
     socket.on('data', (chunk: Buffer) => onData(c, chunk));
     socket.on('timeout', () => (c.req ? fail(c, new HttpError(`no answer in ${Math.round(c.req.timeoutMs / 1000)} s`, 'timeout')) : drop(c)));
@@ -202,11 +200,10 @@ export function createGateHttp(opts: { maxSockets?: number; idleMs?: number } = 
     c.req = null;
     c.reading = null;
     const body = r.body.length === 1 ? r.body[0]! : Buffer.concat(r.body);
-    if (reusable && r.keepAlive && c.buf === null) {
-      c.idleMs = r.hintMs === null ? idleMs : Math.min(idleMs, r.hintMs - HINT_MARGIN_MS);
-    } else reusable = false;
-    if (reusable && c.idleMs > 0) {
-      c.socket.setTimeout(c.idleMs);
+    // How long the socket may stay idle: idleMs, or less when the server hinted less.
+    const idle = r.hintMs === null ? idleMs : Math.min(idleMs, r.hintMs - HINT_MARGIN_MS);
+    if (reusable && r.keepAlive && c.buf === null && idle > 0) {
+      c.socket.setTimeout(idle);
       const o = c.origin;
       const next = o.waiting.shift();
       if (next) send(c, next);
