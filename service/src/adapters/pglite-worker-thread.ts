@@ -13,6 +13,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { createPreparedStatements } from './pglite-prepared.js';
 import { toWireError, type Notice, type Reply, type Request, type WorkerInit } from './sql-pglite-protocol.js';
 
 interface OpenTx {
@@ -30,16 +31,17 @@ interface OpenTx {
 const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
 
 /**
- * V8 runs PGlite's WASM with its baseline compiler (Liftoff) only, never tiering hot functions up
- * to TurboFan. At start-up TurboFan compiled ~180 of them (~4 s of CPU, compiler zones of up to
- * 22 MB on each of V8's background threads) and malloc kept 50–95 MB of those zones: the built
- * service measured 250–314 MB of RSS 2 s after ready, 186–203 MB with Liftoff only (and ~60 MB
- * less after a minute of writes). The price is in sustained writes: service CPU per write 3–6 %
- * higher at 400–500/s (p50 within 0.3 ms), one writer flat out through this thread ~10 % fewer
- * writes/s; opening, migrating and the first writes are faster. V8 flags are per process: set
- * before PGlite compiles its module; the service's own thread runs no WASM.
+ * V8 compiles PGlite's hot WASM functions with TurboFan on one background thread, not one per
+ * core. At start-up TurboFan compiles ~180 functions (~4 s of CPU); on every core at once, each
+ * thread's compiler zones (up to 22 MB) stayed in malloc afterwards: the built service measured
+ * 280–290 MB of RSS 2 s after ready by default, 239–263 MB with one compile thread (222–240 MB
+ * 10–30 s later). Liftoff only (`--liftoff-only`, a V8 testing flag) was at 191–204 MB but slows
+ * every write, measured back to back on 2026-12-02: one writer flat out through this thread did
+ * 694–964 writes/s against 1,053–1,316 with TurboFan, and the service's CPU per write at 300/s in
+ * the bench's ladder was 3.1–3.2 ms against 2.4–2.8. V8 flags are per process: set before PGlite
+ * compiles its module; the service's own thread runs no WASM.
  */
-const V8_FLAGS = '--liftoff-only';
+const V8_FLAGS = '--wasm-num-compilation-tasks=1';
 
 async function serve(port: MessagePort, init: WorkerInit): Promise<void> {
   let db: PGlite;
@@ -51,6 +53,7 @@ async function serve(port: MessagePort, init: WorkerInit): Promise<void> {
     return;
   }
   const open = new Map<number, OpenTx>();
+  const prepared = createPreparedStatements(db);
   const reply = (r: Reply) => port.postMessage(r);
 
   const begin = (id: number) => {
@@ -74,6 +77,10 @@ async function serve(port: MessagePort, init: WorkerInit): Promise<void> {
   const handle = async (m: Request): Promise<Reply> => {
     switch (m.op) {
       case 'query': {
+        if (m.name !== undefined && m.tx === undefined) {
+          const r = await prepared.run(m.name, m.text, m.params);
+          return r.fields.length === 0 ? { id: m.id, ok: true } : { id: m.id, ok: true, fields: r.fields, rows: r.rows };
+        }
         const target = m.tx === undefined ? db : open.get(m.tx)?.tx;
         if (!target) throw new Error(`transaction ${m.tx} is not open`);
         const res = await target.query(m.text, m.params as unknown[], { rowMode: 'array' });

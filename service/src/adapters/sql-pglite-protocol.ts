@@ -10,7 +10,8 @@ export interface WorkerInit {
 }
 
 export type Request =
-  | { id: number; op: 'query'; text: string; params: readonly unknown[]; tx?: number }
+  /** `name`: a named prepared statement (pglite-prepared.ts), outside transactions only. */
+  | { id: number; op: 'query'; text: string; params: readonly unknown[]; tx?: number; name?: string }
   /** Opens a transaction; the reply comes once it holds the connection (transactions are serialized). */
   | { id: number; op: 'begin' }
   | { id: number; op: 'end'; tx: number; commit: boolean }

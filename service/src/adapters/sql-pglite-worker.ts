@@ -100,8 +100,8 @@ export async function createPgliteWorkerRunner(opts: PgliteWorkerRunnerOptions =
     });
   };
 
-  const query = async <R extends Row = Row>(text: string, params: readonly unknown[] = [], tx?: number): Promise<R[]> => {
-    const r = await send({ op: 'query', text, params, tx });
+  const query = async <R extends Row = Row>(text: string, params: readonly unknown[] = [], tx?: number, name?: string): Promise<R[]> => {
+    const r = await send(name === undefined ? { op: 'query', text, params, tx } : { op: 'query', text, params, tx, name });
     if (!r.fields || !r.rows) return [];
     const names = r.fields;
     return r.rows.map((values) => {
@@ -114,7 +114,7 @@ export async function createPgliteWorkerRunner(opts: PgliteWorkerRunnerOptions =
   return {
     dataDir,
     worker,
-    query: (text, params) => query(text, params),
+    query: (text, params, opts) => query(text, params, undefined, opts?.name),
     // One connection, serialized transactions: every transaction already sees one snapshot.
     async transaction(fn) {
       const tx = nextId++; // the worker knows the transaction by its begin request's id

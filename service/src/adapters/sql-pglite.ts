@@ -1,9 +1,11 @@
 /**
  * SqlRunner over PGlite: PostgreSQL compiled to WASM, in process, in memory or in a data folder.
+ * A named query outside a transaction is a prepared statement (pglite-prepared.ts), as on pg.
  * Once PGlite is closing or closed, calls reject with the port's StorageUnavailableError.
  */
 import { PGlite } from '@electric-sql/pglite';
 import type { Row, SqlQuery, SqlRunner } from '../storage/sql-runner.js';
+import { createPreparedStatements } from './pglite-prepared.js';
 import { mapUnavailable } from './sql-unavailable.js';
 
 export async function createPgliteRunner(opts: { dataDir?: string } = {}): Promise<SqlRunner> {
@@ -15,8 +17,16 @@ export async function createPgliteRunner(opts: { dataDir?: string } = {}): Promi
     },
   });
   const root = wrap(db);
+  const prepared = createPreparedStatements(db);
   return {
-    query: root.query,
+    query<R extends Row = Row>(text: string, params: readonly unknown[] = [], opts?: { name?: string }) {
+      if (opts?.name === undefined) return root.query<R>(text, params);
+      const name = opts.name;
+      return mapUnavailable(async () => {
+        const { fields, rows } = await prepared.run(name, text, params);
+        return rows.map((values) => Object.fromEntries(fields.map((f, i) => [f, values[i]])) as R);
+      }, gone);
+    },
     // PGlite has one connection and serializes transactions, so every transaction is a snapshot.
     transaction: (fn) => mapUnavailable(() => db.transaction((tx) => fn(wrap(tx))), gone),
     close: () => db.close(),

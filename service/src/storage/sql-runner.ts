@@ -8,7 +8,7 @@ export interface SqlQuery {
   /**
    * `opts.name` makes it a named prepared statement where the driver has them (pg): parsed and
    * planned once per connection, then only bound and executed. The same name must always carry the
-   * same text. Runners without them (PGlite) ignore it.
+   * same text. PGlite's runners prepare it too (pglite-prepared.ts), outside transactions.
    */
   query<R extends Row = Row>(text: string, params?: readonly unknown[], opts?: { name?: string }): Promise<R[]>;
 }
