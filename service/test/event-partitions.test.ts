@@ -21,7 +21,7 @@ const silent = pino({ level: 'silent' });
 
 async function makeRunner(kind: StorageKind): Promise<SqlRunner> {
   return kind === 'pglite'
-    ? createPgliteWorkerRunner()
+    ? createPgliteWorkerRunner({ freshSchema: 'empty' }) // the migrations run here, from an older schema
     : createPostgresRunner({ connectionString: await createTestDatabase(), max: 4 });
 }
 

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgliteWorkerRunner, type PgliteWorkerRunner } from '../src/adapters/sql-pglite-worker.js';
+import { schemaKey } from '../src/adapters/sql-pglite-datadir.js';
+import { migrate, MIGRATIONS } from '../src/storage/migrations.js';
 import { isConnectionError } from '../src/storage/sql-runner.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -126,6 +128,26 @@ describe('PGlite worker lifecycle', () => {
       expect(isConnectionError(err)).toBe(true); // the HTTP layer answers 503
     }
     await db.close();
+  });
+
+  it("starts a fresh folder with the service's schema in place: the start-up migrations find nothing to do", async () => {
+    const db = await createPgliteWorkerRunner();
+    try {
+      const rows = await db.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+      expect(rows.map((r) => Number(r.version))).toEqual(MIGRATIONS.map((m) => m.version));
+      expect(await migrate(db)).toEqual([]);
+      // The schema is usable as the storage uses it: a write function is there.
+      expect(await db.query("SELECT count(*)::int AS n FROM pg_proc WHERE proname = 'rt_draft_create'")).toEqual([{ n: 1 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('keys the template by the schema: any change to a migration makes another one', () => {
+    const changed = MIGRATIONS.map((m, i) => (i === MIGRATIONS.length - 1 ? { ...m, sql: `${String(m.sql)} ` } : m));
+    expect(schemaKey()).toBe(schemaKey(MIGRATIONS));
+    expect(schemaKey(changed)).not.toBe(schemaKey());
+    expect(schemaKey([...MIGRATIONS, { version: 9999, name: 'next', sql: 'SELECT 1' }])).not.toBe(schemaKey());
   });
 
   it('keeps the data in DATA_DIR across restarts', async () => {

@@ -3,9 +3,10 @@
  * loop. Started by sql-pglite-worker.ts with a WorkerInit; answers one Request at a time per
  * message (see sql-pglite-protocol.ts).
  *
- * Run as a process (`<node> pglite-worker-thread.js --initdb <dir>`), it only initializes a data
- * folder and exits: initdb needs a second, throwaway PGlite whose memory a thread would keep
- * (hundreds of MB); a process returns it all to the system when it exits.
+ * Run as a process (`<node> pglite-worker-thread.js --initdb <dir> [--migrate]`), it only
+ * initializes a data folder (and applies the service's migrations to it), and exits: initdb needs a second, throwaway
+ * PGlite whose memory a thread would keep (hundreds of MB); a process returns it all to the system
+ * when it exits.
  *
  * Under tsx the thread loads this file as CommonJS (see sql-pglite-launch.ts): no import.meta and
  * no top-level await here.
@@ -13,7 +14,9 @@
 import { setFlagsFromString } from 'node:v8';
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { migrate } from '../storage/migrations.js';
 import { createPreparedStatements } from './pglite-prepared.js';
+import { pgliteRunner } from './sql-pglite.js';
 import { toWireError, type Notice, type Reply, type Request, type WorkerInit } from './sql-pglite-protocol.js';
 
 interface OpenTx {
@@ -120,15 +123,20 @@ async function serve(port: MessagePort, init: WorkerInit): Promise<void> {
   port.postMessage({ type: 'ready' } satisfies Notice);
 }
 
-async function initdb(dataDir: string): Promise<void> {
+/** initdb, then (`--migrate`) the service's migrations: a folder copied from it starts with the schema in place. */
+async function initdb(dataDir: string, withSchema: boolean): Promise<void> {
   const db = await PGlite.create({ dataDir });
-  await db.close();
+  try {
+    if (withSchema) await migrate(pgliteRunner(db));
+  } finally {
+    await db.close();
+  }
 }
 
 if (!isMainThread && parentPort) {
   void serve(parentPort, workerData as WorkerInit);
 } else if (process.argv[2] === '--initdb' && process.argv[3]) {
-  initdb(process.argv[3]).then(
+  initdb(process.argv[3], process.argv[4] === '--migrate').then(
     () => process.exit(0),
     (err: unknown) => {
       process.stderr.write(`pglite initdb failed: ${err instanceof Error ? err.message : String(err)}\n`);

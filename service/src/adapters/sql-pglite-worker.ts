@@ -12,7 +12,7 @@
 import type { Worker } from 'node:worker_threads';
 import { StorageUnavailableError } from '../ports/storage.js';
 import type { Row, SqlQuery, SqlRunner } from '../storage/sql-runner.js';
-import { createScratchDir, ensureDataDir, type ScratchDir } from './sql-pglite-datadir.js';
+import { createScratchDir, ensureDataDir, type FreshSchema, type ScratchDir } from './sql-pglite-datadir.js';
 import { startWorkerThread, workerScriptUrl } from './sql-pglite-launch.js';
 import { fromWireError, type Notice, type Reply, type Request, type WorkerInit } from './sql-pglite-protocol.js';
 
@@ -29,6 +29,8 @@ export interface PgliteWorkerRunner extends SqlRunner {
 export interface PgliteWorkerRunnerOptions {
   /** PGlite data folder; unset = a throwaway folder removed at close. */
   dataDir?: string;
+  /** What a new folder starts as (default: the service's schema, migrated). */
+  freshSchema?: FreshSchema;
 }
 
 /**
@@ -45,9 +47,9 @@ export class PgliteWorkerGoneError extends StorageUnavailableError {
 export async function createPgliteWorkerRunner(opts: PgliteWorkerRunnerOptions = {}): Promise<PgliteWorkerRunner> {
   let scratch: ScratchDir | null = null;
   let dataDir = opts.dataDir;
-  if (dataDir) await ensureDataDir(dataDir);
+  if (dataDir) await ensureDataDir(dataDir, opts.freshSchema);
   else {
-    scratch = await createScratchDir();
+    scratch = await createScratchDir(opts.freshSchema);
     dataDir = scratch.dataDir;
   }
 

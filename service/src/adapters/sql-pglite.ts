@@ -9,7 +9,11 @@ import { createPreparedStatements } from './pglite-prepared.js';
 import { mapUnavailable } from './sql-unavailable.js';
 
 export async function createPgliteRunner(opts: { dataDir?: string } = {}): Promise<SqlRunner> {
-  const db = await PGlite.create(opts.dataDir ? { dataDir: opts.dataDir } : {});
+  return pgliteRunner(await PGlite.create(opts.dataDir ? { dataDir: opts.dataDir } : {}));
+}
+
+/** A SqlRunner over an open PGlite; `close()` closes it. */
+export function pgliteRunner(db: PGlite): SqlRunner {
   const gone = () => db.closed || !db.ready;
   const wrap = (q: Pick<PGlite, 'query'>): SqlQuery => ({
     query<R extends Row = Row>(text: string, params: readonly unknown[] = []) {
