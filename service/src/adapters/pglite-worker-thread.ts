@@ -4,9 +4,9 @@
  * message (see sql-pglite-protocol.ts).
  *
  * Run as a process (`<node> pglite-worker-thread.js --initdb <dir> [--migrate]`), it only
- * initializes a data folder (and applies the service's migrations to it), and exits: initdb needs a second, throwaway
- * PGlite whose memory a thread would keep (hundreds of MB); a process returns it all to the system
- * when it exits.
+ * initializes a data folder (and applies the service's migrations to it) and exits: initdb needs a
+ * second, throwaway PGlite whose memory a thread would keep (hundreds of MB); a process returns it
+ * all to the system when it exits.
  *
  * Under tsx the thread loads this file as CommonJS (see sql-pglite-launch.ts): no import.meta and
  * no top-level await here.
@@ -37,7 +37,7 @@ const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB']
  * V8 compiles PGlite's hot WASM functions with TurboFan on one background thread, not one per
  * core. At start-up TurboFan compiles ~180 functions (~4 s of CPU); on every core at once, each
  * thread's compiler zones (up to 22 MB) stayed in malloc afterwards: the built service measured
- * 280–290 MB of RSS 2 s after ready by default, 239–263 MB with one compile thread (222–240 MB
+ * 280–290 MB of RSS 2 s after ready by default, 230–266 MB with one compile thread (222–240 MB
  * 10–30 s later). Liftoff only (`--liftoff-only`, a V8 testing flag) was at 191–204 MB but slows
  * every write, measured back to back on 2026-12-02: one writer flat out through this thread did
  * 694–964 writes/s against 1,053–1,316 with TurboFan, and the service's CPU per write at 300/s in

@@ -47,3 +47,12 @@ export function fromWireError(w: WireError): Error {
   const { message, ...fields } = w;
   return Object.assign(new Error(message), fields);
 }
+
+/** Rows of values as objects keyed by column name (the SqlRunner's row shape). */
+export function toRowObjects<R>(fields: readonly string[], rows: readonly unknown[][]): R[] {
+  return rows.map((values) => {
+    const row: Record<string, unknown> = {};
+    for (let i = 0; i < fields.length; i += 1) row[fields[i]!] = values[i];
+    return row as R;
+  });
+}

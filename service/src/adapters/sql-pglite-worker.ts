@@ -14,7 +14,7 @@ import { StorageUnavailableError } from '../ports/storage.js';
 import type { Row, SqlQuery, SqlRunner } from '../storage/sql-runner.js';
 import { createScratchDir, ensureDataDir, type FreshSchema, type ScratchDir } from './sql-pglite-datadir.js';
 import { startWorkerThread, workerScriptUrl } from './sql-pglite-launch.js';
-import { fromWireError, type Notice, type Reply, type Request, type WorkerInit } from './sql-pglite-protocol.js';
+import { fromWireError, toRowObjects, type Notice, type Reply, type Request, type WorkerInit } from './sql-pglite-protocol.js';
 
 // Distributive Omit: a Request without its id, still a union.
 type Outgoing = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;
@@ -103,14 +103,8 @@ export async function createPgliteWorkerRunner(opts: PgliteWorkerRunnerOptions =
   };
 
   const query = async <R extends Row = Row>(text: string, params: readonly unknown[] = [], tx?: number, name?: string): Promise<R[]> => {
-    const r = await send(name === undefined ? { op: 'query', text, params, tx } : { op: 'query', text, params, tx, name });
-    if (!r.fields || !r.rows) return [];
-    const names = r.fields;
-    return r.rows.map((values) => {
-      const row: Row = {};
-      for (let i = 0; i < names.length; i += 1) row[names[i]!] = values[i];
-      return row as R;
-    });
+    const r = await send({ op: 'query', text, params, tx, name });
+    return r.fields && r.rows ? toRowObjects<R>(r.fields, r.rows) : [];
   };
 
   return {

@@ -6,6 +6,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import type { Row, SqlQuery, SqlRunner } from '../storage/sql-runner.js';
 import { createPreparedStatements } from './pglite-prepared.js';
+import { toRowObjects } from './sql-pglite-protocol.js';
 import { mapUnavailable } from './sql-unavailable.js';
 
 export async function createPgliteRunner(opts: { dataDir?: string } = {}): Promise<SqlRunner> {
@@ -28,7 +29,7 @@ export function pgliteRunner(db: PGlite): SqlRunner {
       const name = opts.name;
       return mapUnavailable(async () => {
         const { fields, rows } = await prepared.run(name, text, params);
-        return rows.map((values) => Object.fromEntries(fields.map((f, i) => [f, values[i]])) as R);
+        return toRowObjects<R>(fields, rows);
       }, gone);
     },
     // PGlite has one connection and serializes transactions, so every transaction is a snapshot.
