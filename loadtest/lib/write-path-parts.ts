@@ -10,6 +10,7 @@
  */
 import { describeCeiling, runCeiling, type CeilingReport } from '../write-ceiling.js';
 import { runE2e } from '../e2e-delivery.js';
+import { describeEmbeddedStart, RSS_AFTER_READY_MS, runEmbeddedStart } from '../embedded-start.js';
 import { printFairPeer, runFairPeer } from '../fair-peer.js';
 import { describePgbench, runPgbenchBaseline } from '../pgbench-baseline.js';
 import type { Interrupt } from './interrupt.js';
@@ -25,6 +26,7 @@ export function writePathSizes(quick: boolean, mix?: string) {
     pgbench: { seconds: quick ? 3 : 15, clients: 8, rate: quick ? 100 : 300 }, // rate: the e2e run's
     ceiling: ladder([300, 400, 500, 650, 800, 1000, 1200, 1500, 1800, 2200]),
     embedded: ladder([200, 300, 400, 500, 650, 800, 1000, 1200, 1500]),
+    embeddedStarts: quick ? 1 : 3,
     e2e: { rate: quick ? 100 : 300, users: quick ? [20, 200] : [100, 1000], devices: 3, durationS: quick ? 5 : 30, warmupS: quick ? 1 : 5, mix },
     fairPeer: quick
       ? { users: 10, devices: 2, rate: 50, seconds: 3, steps: [100], stepSeconds: 2 }
@@ -39,7 +41,7 @@ export async function runWritePath(
   log: (line: string) => void = console.log,
 ): Promise<WritePathReport> {
   const size = writePathSizes(o.quick, o.mix);
-  const r: WritePathReport = { pgbench: null, ceiling: null, embedded: [], e2e: null, fairPeer: null };
+  const r: WritePathReport = { pgbench: null, ceiling: null, embedded: [], embeddedStart: null, e2e: null, fairPeer: null };
   const ladder = async (mode: StorageMode, s: typeof size.ceiling): Promise<CeilingReport> => {
     const c = await runCeiling({ mode, ...s }, interrupt, log);
     log(`  ${describeCeiling(c)}`);
@@ -60,6 +62,9 @@ export async function runWritePath(
     r.e2e = await runE2e(size.e2e, interrupt, log);
   }
   if (parts.has('embedded')) {
+    log(`\n== Embedded start: the built service with its defaults (PGLITE_WORKER=1, no DATA_DIR), ${size.embeddedStarts} start(s), RSS ${RSS_AFTER_READY_MS / 1000} s after ready`);
+    r.embeddedStart = await runEmbeddedStart({ starts: size.embeddedStarts }, interrupt);
+    log(`  ${describeEmbeddedStart(r.embeddedStart)}`);
     for (const mode of ['embedded', 'embedded-worker'] as const) {
       log(`\n== Embedded ceiling (${mode === 'embedded' ? 'PGlite on the main thread' : 'PGLITE_WORKER=1'}): ladder ${size.embedded.rates.join(', ')}/s`);
       r.embedded.push(await ladder(mode, size.embedded));

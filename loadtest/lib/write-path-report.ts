@@ -4,6 +4,7 @@
  * plot (lib/svg.ts). `svg(name, content)` stores a plot beside the report and returns its file name.
  */
 import type { CeilingReport } from '../write-ceiling.js';
+import { RSS_AFTER_READY_MS } from '../embedded-start.js';
 import type { FairPeerReport } from '../fair-peer.js';
 import type { LatencyRun } from './latency-run.js';
 import { cdfOfEncoded } from './stats.js';
@@ -68,6 +69,17 @@ function ceilingSection(r: WritePathReport, svg: Svg): string[] {
   return lines;
 }
 
+function embeddedStartSection(r: WritePathReport): string[] {
+  const st = r.embeddedStart;
+  if (!st) return [];
+  const lines = ['## Embedded start: memory and time to ready', ''];
+  lines.push(`The built service with its defaults (\`node dist/service/src/main.js\`: PGlite in a worker thread, no \`DATA_DIR\`, a fresh folder copied from the migrated template), started ${st.starts.length} time(s) one after another (loadtest/embedded-start.ts). RSS is VmRSS ${RSS_AFTER_READY_MS / 1000} s after /readyz answered.`, '');
+  lines.push('| start | ready in ms (from the spawn) | RSS MB |', '|---|---|---|');
+  st.starts.forEach((x, i) => lines.push(`| ${i + 1} | ${x.readyMs} | ${f(x.rssMb, 1)} |`));
+  lines.push('');
+  return lines;
+}
+
 function e2eSection(r: WritePathReport, svg: Svg): string[] {
   const e = r.e2e;
   if (!e) return [];
@@ -123,7 +135,7 @@ function fairPeerSection(p: FairPeerReport | null, svg: Svg): string[] {
 }
 
 export function writePathSections(r: WritePathReport, targets: TargetCheck[], svg: Svg): string[] {
-  const ran = r.pgbench || r.ceiling || r.e2e || r.embedded.length || r.fairPeer;
+  const ran = r.pgbench || r.ceiling || r.e2e || r.embedded.length || r.embeddedStart || r.fairPeer;
   if (!ran) return [];
   const lines = ['## Write path: the issue\'s targets', '', '| target | figure | verdict |', '|---|---|---|'];
   for (const t of targets) lines.push(`| ${t.target} | ${t.figure} | ${t.met === false ? '**NOT met**' : verdict(t)} |`);
@@ -142,5 +154,5 @@ export function writePathSections(r: WritePathReport, targets: TargetCheck[], sv
       lines.push(`| ${a.rate}/s | ${a.tps.toFixed(0)} | ${f(l?.p50, 2)} | ${f(l?.p99, 2)} | ${f(l?.p999, 2)} | ${f(l?.max, 1)} | ${f(a.postgresCpuMsPerTx, 3)} |`, '');
     }
   }
-  return [...lines, ...ceilingSection(r, svg), ...e2eSection(r, svg), ...fairPeerSection(r.fairPeer, svg)];
+  return [...lines, ...ceilingSection(r, svg), ...embeddedStartSection(r), ...e2eSection(r, svg), ...fairPeerSection(r.fairPeer, svg)];
 }

@@ -41,6 +41,7 @@ const report = (over: Partial<WritePathReport> = {}): WritePathReport => ({
   pgbench: { script: 'rt_draft_create', settings: 'fsync=on', clients: 8, seconds: 15, tps: 2000, latencyMs: 4, transactions: 30_000, failed: 0, postgresCpuMsPerTx: 0.5, atRate: null },
   ceiling: ladder('postgres', 1200, 30),
   embedded: [ladder('embedded', 1200, 150), ladder('embedded-worker', 1200, 40)],
+  embeddedStart: { starts: [{ readyMs: 1300, rssMb: 210 }, { readyMs: 1250, rssMb: 262 }], rssMb: { median: 210, min: 210, max: 262 }, readyMs: { median: 1250, min: 1250, max: 1300 } },
   e2e: { options: { rate: 300, users: [100, 1000], devices: 3, durationS: 30, warmupS: 5 }, storage: 'PostgreSQL', runs: [run(), run({ users: 1000 })] },
   fairPeer: null,
   ...over,
@@ -49,7 +50,7 @@ const report = (over: Partial<WritePathReport> = {}): WritePathReport => ({
 describe('write-path targets', () => {
   it('says met, not met or not measured for each of the issue\'s targets', () => {
     const t = checkTargets(report());
-    expect(t).toHaveLength(8);
+    expect(t).toHaveLength(10);
     expect(t[0]!.met).toBe(true); // 1,200 ≥ 1,200
     expect(t[1]!.met).toBe(true); // 1,200 / 2,000 = 0.6
     expect(t[1]!.figure).toContain('0.60');
@@ -57,8 +58,11 @@ describe('write-path targets', () => {
     expect(t[3]!.met).toBe(true); // p99 12 ≤ 15
     expect(t[4]!.met).toBe(false); // main-thread PGlite stalled 150 ms at its ceiling
     expect(t[5]!.met).toBe(true);
-    expect(t[6]!.met).toBe(true); // 0.3 ≤ 0.35
-    expect(t[7]!.met).toBe(true); // 0.4 ≤ 0.5
+    expect(t[6]!.met).toBe(false); // one start at 262 MB: every start must be ≤ 250
+    expect(t[6]!.figure).toContain('210.0–262.0 over 2 start(s)');
+    expect(t[7]!.met).toBe(false); // rtctl 0.5 > 0.3
+    expect(t[8]!.met).toBe(true); // 0.3 ≤ 0.35
+    expect(t[9]!.met).toBe(true); // 0.4 ≤ 0.5
   });
 
   it("puts pgbench's own latency at the e2e rate beside the e2e figures, and its table in the report", () => {
@@ -77,7 +81,7 @@ describe('write-path targets', () => {
   });
 
   it('marks the targets of parts that did not run as not measured, and the report says so', () => {
-    const t = checkTargets({ pgbench: null, ceiling: null, embedded: [], e2e: null, fairPeer: null });
+    const t = checkTargets({ pgbench: null, ceiling: null, embedded: [], embeddedStart: null, e2e: null, fairPeer: null });
     expect(t.every((x) => x.met === null)).toBe(true);
     const lines = writePathSections(report({ pgbench: null }), checkTargets(report({ pgbench: null })), (name) => `${name}.svg`);
     expect(lines.join('\n')).toContain('| not measured |');

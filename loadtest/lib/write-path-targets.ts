@@ -5,6 +5,7 @@
  */
 import type { CeilingReport } from '../write-ceiling.js';
 import type { E2eReport } from '../e2e-delivery.js';
+import type { EmbeddedStartReport } from '../embedded-start.js';
 import type { FairPeerReport } from '../fair-peer.js';
 import type { PgbenchBaseline } from '../pgbench-baseline.js';
 
@@ -14,6 +15,8 @@ export interface WritePathReport {
   ceiling: CeilingReport | null;
   /** Embedded PGlite: main thread, then PGLITE_WORKER=1 (those that ran). */
   embedded: CeilingReport[];
+  /** The built embedded service's RSS after start (part `embedded`; null when it did not run). */
+  embeddedStart: EmbeddedStartReport | null;
   e2e: E2eReport | null;
   fairPeer: FairPeerReport | null;
 }
@@ -54,7 +57,14 @@ export function checkTargets(r: WritePathReport): TargetCheck[] {
     );
   }
   if (r.embedded.length === 0) add('embedded ≥ 800 writes/s with p99 < 100 ms and no event-loop stall over 100 ms', 'not measured', null);
+  const st = r.embeddedStart;
+  add(
+    'embedded (PGLITE_WORKER=1, no DATA_DIR) RSS ≤ 250 MB at start (2 s after ready, every start)',
+    st && st.rssMb.max !== null ? `median ${n(st.rssMb.median)} MB, ${n(st.rssMb.min)}–${n(st.rssMb.max)} over ${st.starts.length} start(s)` : 'not measured',
+    st && st.rssMb.max !== null ? st.rssMb.max <= 250 : null,
+  );
   const cpu = e?.cpuMsPerWrite ?? null;
+  add('rtctl (the harness) CPU ≤ 0.3 ms per write at 300 writes/s', cpu ? `${n(cpu.harness, 3)} ms/write` : 'not measured', cpu?.harness == null ? null : cpu.harness <= 0.3);
   add('service CPU ≤ 0.35 ms per write at 300 writes/s', cpu ? `${n(cpu.service, 3)} ms/write` : 'not measured', cpu?.service == null ? null : cpu.service <= 0.35);
   const pgTx = r.pgbench?.postgresCpuMsPerTx ?? null;
   add(

@@ -35,16 +35,23 @@ const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB']
 
 /**
  * V8 compiles PGlite's hot WASM functions with TurboFan on one background thread, not one per
- * core. At start-up TurboFan compiles ~180 functions (~4 s of CPU); on every core at once, each
- * thread's compiler zones (up to 22 MB) stayed in malloc afterwards: the built service measured
- * 280–290 MB of RSS 2 s after ready by default, 230–266 MB with one compile thread (222–240 MB
- * 10–30 s later). Liftoff only (`--liftoff-only`, a V8 testing flag) was at 191–204 MB but slows
- * every write, measured back to back on 2026-12-02: one writer flat out through this thread did
- * 694–964 writes/s against 1,053–1,316 with TurboFan, and the service's CPU per write at 300/s in
- * the bench's ladder was 3.1–3.2 ms against 2.4–2.8. V8 flags are per process: set before PGlite
- * compiles its module; the service's own thread runs no WASM.
+ * core, and only once a function has run about 60 MB of its code (V8's default budget is 1.8 MB).
+ * - One compile thread: at start-up TurboFan compiled ~180 functions (~4 s of CPU); on every core
+ *   at once, each thread's compiler zones (up to 22 MB) stayed in malloc afterwards. The built
+ *   service measured 280–290 MB of RSS 2 s after ready with V8's defaults, 230–266 MB with one
+ *   compile thread.
+ * - The larger budget: what runs only while PostgreSQL starts (catalog loading, recovery) no
+ *   longer reaches TurboFan. RSS 2 s after ready 207–212 MB against 242–254 MB (2026-12-02, 4
+ *   starts each). The write path's functions still tier up within the first few hundred writes:
+ *   one writer flat out, the fourth 2,000 writes, did 1,611–1,629 writes/s against 1,611–1,706,
+ *   and after 8,000 writes the RSS was the same (252–262 MB).
+ * - Liftoff only (`--liftoff-only`, a V8 testing flag) was at 191–204 MB but slows every write:
+ *   one writer flat out did 694–964 writes/s against 1,053–1,316 with TurboFan, and the service's
+ *   CPU per write at 300/s in the bench's ladder was 3.1–3.2 ms against 2.4–2.8.
+ * V8 flags are per process: set before PGlite compiles its module; the service's own thread runs
+ * no WASM.
  */
-const V8_FLAGS = '--wasm-num-compilation-tasks=1';
+const V8_FLAGS = '--wasm-num-compilation-tasks=1 --wasm-tiering-budget=60000000';
 
 async function serve(port: MessagePort, init: WorkerInit): Promise<void> {
   let db: PGlite;
