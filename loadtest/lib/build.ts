@@ -1,15 +1,16 @@
 /**
  * The benches measure the service as production runs it: compiled (`node dist/service/src/main.js`),
- * not through tsx. `ensureBuilt` runs `npm run build` when dist/ is missing or older than any source
- * file it is built from (service/src, client/src; tests excluded).
+ * not through tsx, and drive it with rtctl compiled too (`dist/cli/src/main.js`). `ensureBuilt`
+ * runs `npm run build` when dist/ is missing or older than any source file it is built from
+ * (service/src, client/src, cli/src; tests excluded).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../tools/paths.js';
+import { REPO_ROOT, RTCTL_BUILT } from '../../tools/paths.js';
 
 export const BUILT_MAIN = join(REPO_ROOT, 'dist', 'service', 'src', 'main.js');
-const SOURCES = ['service/src', 'client/src', 'tsconfig.json', 'tsconfig.build.json', 'tools/build-client.ts'];
+const SOURCES = ['service/src', 'client/src', 'cli/src', 'tsconfig.json', 'tsconfig.build.json', 'tools/build-client.ts'];
 
 function newestMtime(path: string): number {
   const st = statSync(path);
@@ -19,7 +20,7 @@ function newestMtime(path: string): number {
 
 /** Why dist/ must be rebuilt, or null when it is up to date. */
 export function staleReason(): string | null {
-  if (!existsSync(BUILT_MAIN)) return 'dist/ is missing';
+  if (!existsSync(BUILT_MAIN) || !existsSync(RTCTL_BUILT)) return 'dist/ is missing';
   const built = statSync(BUILT_MAIN).mtimeMs;
   const newest = Math.max(...SOURCES.map((s) => join(REPO_ROOT, s)).filter(existsSync).map(newestMtime));
   return newest > built ? 'dist/ is older than the sources' : null;

@@ -10,7 +10,7 @@
  * when its schedule starts, the warm-up follows, then `duration` of measured writes.
  */
 import { spawn } from 'node:child_process';
-import { REPO_ROOT, RTCTL } from '../../tools/paths.js';
+import { REPO_ROOT, RTCTL_BUILT } from '../../tools/paths.js';
 import { TEST_SECRET } from '../../tools/token.js';
 import { Interrupted, type Interrupt } from './interrupt.js';
 import { treeCpuSeconds } from './proc.js';
@@ -95,7 +95,7 @@ export function runLatency(o: LatencyRunOptions, interrupt: Interrupt): Promise<
     '--duration', `${o.durationS}s`, '--warmup', `${o.warmupS}s`, '--p99', '100', '--no-cleanup',
     ...(o.mix ? ['--mix', o.mix] : []),
   ];
-  const child = spawn(process.execPath, [...(o.harnessNodeArgs ?? []), RTCTL, ...args], {
+  const child = spawn(process.execPath, [...(o.harnessNodeArgs ?? []), RTCTL_BUILT, ...args], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, JWT_SECRET: o.secret ?? TEST_SECRET },
     stdio: ['ignore', 'pipe', 'pipe'],
