@@ -5,7 +5,7 @@
  *
  * Bounds (full run, worst case, every ladder step reached): pgbench 15 s; the PostgreSQL ladder
  * 10 steps and each embedded ladder 9 steps of ~30 s (fresh stack, 5 s warm-up, 15 s measured,
- * drain); e2e 2 runs of ~45 s; the fair peer 3 targets × (15 s + ≤ 5 steps of 5 s). About 18 min at
+ * drain); e2e 3 runs of ~45 s (100 and 1,000 users, then draft creates only); the fair peer 3 targets × (15 s + ≤ 5 steps of 5 s). About 18 min at
  * most; a ladder stops at its first failing step, so usually much less.
  */
 import { describeCeiling, runCeiling, type CeilingReport } from '../write-ceiling.js';
@@ -27,7 +27,7 @@ export function writePathSizes(quick: boolean, mix?: string) {
     ceiling: ladder([300, 400, 500, 650, 800, 1000, 1200, 1500, 1800, 2200]),
     embedded: ladder([200, 300, 400, 500, 650, 800, 1000, 1200, 1500]),
     embeddedStarts: quick ? 1 : 3,
-    e2e: { rate: quick ? 100 : 300, users: quick ? [20, 200] : [100, 1000], devices: 3, durationS: quick ? 5 : 30, warmupS: quick ? 1 : 5, mix },
+    e2e: { rate: quick ? 100 : 300, users: quick ? [20, 200] : [100, 1000], devices: 3, durationS: quick ? 5 : 30, warmupS: quick ? 1 : 5, mix, likePgbench: true },
     fairPeer: quick
       ? { users: 10, devices: 2, rate: 50, seconds: 3, steps: [100], stepSeconds: 2 }
       : { users: 100, devices: 3, rate: 300, seconds: 15, steps: [300, 600, 900, 1200, 1600], stepSeconds: 5 },

@@ -42,7 +42,7 @@ const report = (over: Partial<WritePathReport> = {}): WritePathReport => ({
   ceiling: ladder('postgres', 1200, 30),
   embedded: [ladder('embedded', 1200, 150), ladder('embedded-worker', 1200, 40)],
   embeddedStart: { starts: [{ readyMs: 1300, rssMb: 210 }, { readyMs: 1250, rssMb: 262 }], rssMb: { median: 210, min: 210, max: 262 }, readyMs: { median: 1250, min: 1250, max: 1300 } },
-  e2e: { options: { rate: 300, users: [100, 1000], devices: 3, durationS: 30, warmupS: 5 }, storage: 'PostgreSQL', runs: [run(), run({ users: 1000 })] },
+  e2e: { options: { rate: 300, users: [100, 1000], devices: 3, durationS: 30, warmupS: 5 }, storage: 'PostgreSQL', runs: [run(), run({ users: 1000 })], createOnly: null },
   fairPeer: null,
   ...over,
 });
@@ -72,6 +72,18 @@ describe('write-path targets', () => {
     expect(t[2]!.figure).toContain("pgbench's transaction alone at -R 300: 1.5 ms");
     expect(t[3]!.figure).toContain("pgbench's transaction alone at -R 300: 9.25 ms");
     expect(writePathSections(r, t, (name) => `${name}.svg`).join('\n')).toContain('| 300/s | 300 | 1.50 | 9.25 | 14.00 | 20.5 | 1.200 |');
+  });
+
+  it("compares PostgreSQL's CPU like with like when both runs are there: draft creates only against pgbench at the same rate", () => {
+    const atRate = { rate: 300, seconds: 15, tps: 300, transactions: 4500, postgresCpuMsPerTx: 0.6, latency: null };
+    const base = report({ pgbench: { ...report().pgbench!, atRate } });
+    const createOnly = run({ cpuMsPerWrite: { service: 0.5, postgres: 0.55, harness: 0.3 } });
+    // default mix 0.4 ≤ 0.5 saturated, but the like-for-like figures decide: 0.55 ≤ 0.6
+    let t = checkTargets({ ...base, e2e: { ...base.e2e!, createOnly } })[9]!;
+    expect(t.met).toBe(true);
+    expect(t.figure).toBe('draft creates (--mix create=1) 0.550 ms/write at 300/s; default mix 0.400 ms/write; pgbench rt_draft_create 0.600 ms/transaction at -R 300; 0.500 saturated');
+    t = checkTargets({ ...base, e2e: { ...base.e2e!, createOnly: run({ cpuMsPerWrite: { service: 0.5, postgres: 0.65, harness: 0.3 } }) } })[9]!;
+    expect(t.met).toBe(false);
   });
 
   it('fails the e2e targets when a correctness counter is not 0, whatever the latency', () => {
