@@ -66,9 +66,7 @@ describe.each(variants)('Bus conformance ($name)', ({ skip, make }) => {
     try {
       await bus.subscribe('carol');
       await bus.publish(event('carol', 1));
-      // Up to 5 s for the first event: under the full suite on 2 cores a cluster's delivery once
-      // took over the 1 s this waited before (CI, 2026-12-02); the test is about what follows.
-      for (let i = 0; i < 250 && got.length < 1; i += 1) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 50 && got.length < 1; i += 1) await new Promise((r) => setTimeout(r, 20));
       expect(got.map((e) => e.seq)).toEqual([1]);
       await bus.unsubscribe('carol');
       await bus.publish(event('carol', 2));
@@ -124,5 +122,27 @@ describe.each(redis)('Redis bus across instances ($name)', (v) => {
     } finally {
       await Promise.all([busA.close(), busB.close()]);
     }
+  });
+
+  // A fresh instance subscribes while its subscriber connections are still in their handshake:
+  // ioredis used to lose such a channel for good (redis-handshake.redis.test.ts); on a cluster about
+  // 1 fresh bus in 40 did. Many fresh pairs, each one's first event must arrive.
+  it.skipIf(v.skip)('fresh instances, one pair after another: every first subscription holds', async () => {
+    const missed: number[] = [];
+    for (let i = 0; i < 60; i += 1) {
+      const got: BusEvent[] = [];
+      const prefix = `f${Date.now()}:${i}:`;
+      const busA = redisBus(v, { onEvent: () => undefined }, prefix);
+      const busB = redisBus(v, { onEvent: (e) => got.push(e) }, prefix);
+      try {
+        await busB.subscribe('fay');
+        await busA.publish(event('fay', i + 1));
+        await until(() => got.length >= 1, 1_000);
+        if (got.length !== 1) missed.push(i);
+      } finally {
+        await Promise.all([busA.close(), busB.close()]);
+      }
+    }
+    expect(missed).toEqual([]);
   });
 });

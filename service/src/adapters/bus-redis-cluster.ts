@@ -26,7 +26,7 @@ import type { Logger } from 'pino';
 import type { RedisTarget } from '../config.js';
 import type { Bus, BusHandlers } from '../ports/bus.js';
 import { controlChannel, parseBusEvent, parseControlMessage, userChannel } from './bus-redis.js';
-import { closeRedisClient, createRedisClient } from './redis-client.js';
+import { afterHandshake, closeRedisClient, createRedisClient } from './redis-client.js';
 import { keySlot } from './redis-slot.js';
 
 /** Control messages already delivered, by id (each arrives once per subscriber connection). */
@@ -135,16 +135,30 @@ export function createRedisClusterBus(
     return node;
   }
 
+  /** SSUBSCRIBE on the node's subscriber connection, never during its handshake (afterHandshake). */
+  async function ssubscribe(node: string, channel: string): Promise<void> {
+    const { conn } = shardFor(node);
+    await afterHandshake(conn);
+    await conn.ssubscribe(channel);
+  }
+
+  async function sunsubscribe(node: string, channel: string): Promise<void> {
+    const conn = shards.get(node)?.conn;
+    if (!conn) return;
+    await afterHandshake(conn);
+    await conn.sunsubscribe(channel);
+  }
+
   async function ssubscribeOn(node: string, channel: string): Promise<void> {
     try {
-      await shardFor(node).conn.ssubscribe(channel);
+      await ssubscribe(node, channel);
       placed.set(channel, node);
     } catch (err) {
       // Our slot map is behind the cluster's: follow the redirection once, and refresh the map.
       const moved = /^MOVED \d+ (\S+)/.exec((err as Error).message);
       if (!moved) throw err;
       cluster.refreshSlotsCache();
-      await shardFor(moved[1]!).conn.ssubscribe(channel);
+      await ssubscribe(moved[1]!, channel);
       placed.set(channel, moved[1]!);
     }
   }
@@ -175,7 +189,7 @@ export function createRedisClusterBus(
       const owner = cluster.slots[keySlot(channel)]?.[0];
       if (!owner || owner === node) continue;
       moved += 1;
-      shards.get(node)?.conn.sunsubscribe(channel).catch(() => undefined);
+      sunsubscribe(node, channel).catch(() => undefined);
       await ssubscribeOn(owner, channel).catch((err: Error) => log.warn({ channel, err: err.message }, 'resubscribe after a slot move failed'));
     }
     for (const [node, shard] of shards) {
@@ -203,7 +217,7 @@ export function createRedisClusterBus(
       const channel = userChannel(prefix, userId);
       const node = placed.get(channel);
       placed.delete(channel);
-      if (node) await shards.get(node)?.conn.sunsubscribe(channel);
+      if (node) await sunsubscribe(node, channel);
     },
     async broadcast(msg) {
       await cluster.publish(control, JSON.stringify({ ...msg, id: randomUUID() }));

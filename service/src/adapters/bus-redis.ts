@@ -8,6 +8,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Bus, BusEvent, BusHandlers, ControlMessage } from '../ports/bus.js';
+import { afterHandshake } from './redis-client.js';
 
 export const userChannel = (prefix: string, userId: string) => `${prefix}u:${userId}`;
 export const controlChannel = (prefix: string) => `${prefix}control`;
@@ -80,9 +81,11 @@ export function createRedisBus(
       await pub.publish(userChannel(prefix, event.userId), JSON.stringify(event));
     },
     async subscribe(userId) {
+      await afterHandshake(sub);
       await sub.subscribe(userChannel(prefix, userId));
     },
     async unsubscribe(userId) {
+      await afterHandshake(sub);
       await sub.unsubscribe(userChannel(prefix, userId));
     },
     async broadcast(msg) {
