@@ -3,7 +3,7 @@
  * after a drain, so graceful-restart runs too): every built-in scenario passes, a file scenario
  * passes, a file scenario that expects the impossible fails with exit 4 and says why.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ describe('rtctl check', () => {
   });
   afterAll(async () => {
     await svc?.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('--all: every built-in scenario passes (exit 0), with JUnit and a JSON report', async () => {

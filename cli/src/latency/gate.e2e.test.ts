@@ -6,7 +6,7 @@
  * but a loaded 2-core CI machine has shown a first second at 550 ms, so the pass side allows 2 s),
  * so a busy shared machine does not flip the verdict.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,7 @@ describe('rtctl latency gate', () => {
   });
   afterAll(async () => {
     await Promise.all([slow?.kill('SIGTERM'), normal?.kill('SIGTERM')]);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('exits 99 when publishes are delayed by 150 ms, and its JUnit shows the failed threshold', async () => {
