@@ -32,6 +32,7 @@ import { createClientAssets, defaultClientAssetPaths } from './http/client-asset
 import { answerClientErrors } from './http/client-error.js';
 import { errorMiddleware } from './http/errors-middleware.js';
 import { createIdempotencyGuard } from './http/idempotency.js';
+import { createClientAddress } from './http/client-address.js';
 import { createRateLimits, type RateLimitDeps } from './http/rate-limit.js';
 import { openRoutes } from './http/open-routes.js';
 import { requestLog } from './http/request-log.js';
@@ -159,7 +160,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const drafts = createDraftsService({ storage, commit });
   const pending = createPendingOrdersService({ storage, commit, jobs });
   const idempotency = createIdempotencyGuard({ ttlMs: config.idempotency.ttlMs });
-  const rateLimits = createRateLimits({ config: config.rateLimit, metrics, log, redis: deps.rateLimitRedis });
+  const addressOf = createClientAddress(config.trustProxyHops);
+  const rateLimits = createRateLimits({ config: config.rateLimit, metrics, log, redis: deps.rateLimitRedis, addressOf });
   const openApiDocument = buildApiDocument();
 
   // The cluster-wide admin views: this instance announces itself once it listens (listen() knows the URL).
@@ -253,6 +255,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     isDraining: () => draining,
     beforeUpgrade: rateLimits.beforeUpgrade,
     isRevoked: revocations.isRevoked,
+    addressOf,
     options: {
       heartbeatMs: config.heartbeatMs,
       tokenExpiryNoticeMs: config.tokenExpiryNoticeMs,

@@ -78,6 +78,7 @@ export const envSchema = z.object({
   RATE_LIMIT_WRITES_PER_IP: int(20_000, 0),
   RATE_LIMIT_UPGRADES_PER_USER: int(100, 0),
   RATE_LIMIT_UPGRADES_PER_IP: int(50_000, 0),
+  TRUST_PROXY_HOPS: int(0, 0),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -132,6 +133,8 @@ export interface Config {
   testPublishDelayMs: number;
   /** Requests allowed per fixed window and key; 0 turns that one limit off (http/rate-limit.ts). */
   rateLimit: RateLimitConfig;
+  /** Reverse proxies in front that append to X-Forwarded-For; 0: the socket's peer is the client (http/client-address.ts). */
+  trustProxyHops: number;
 }
 
 export interface RateLimitConfig {
@@ -240,5 +243,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       upgradesPerUser: e.RATE_LIMIT_UPGRADES_PER_USER,
       upgradesPerIp: e.RATE_LIMIT_UPGRADES_PER_IP,
     },
+    trustProxyHops: e.TRUST_PROXY_HOPS,
   };
 }

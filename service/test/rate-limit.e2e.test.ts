@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { addressKey } from '../src/http/rate-limit.js';
 import { later, mintToken, newDraft, sleep, startService, TestDevice, type TestService } from './support/harness.js';
@@ -23,10 +24,10 @@ function expectRateLimited(res: { status: number; body?: any }, retryAfter: stri
   expect(retryAfter).toBe(String(Math.ceil(ms / 1000)));
 }
 
-async function write(svc: TestService, token: string, method: string, path: string, body?: unknown) {
+async function write(svc: TestService, token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(svc.url + path, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -166,6 +167,57 @@ describe('per-address limits', () => {
   });
 });
 
+describe('per-address limits behind a proxy (TRUST_PROXY_HOPS)', () => {
+  const xff = (address: string) => ({ 'x-forwarded-for': address });
+  let direct: TestService;
+  let proxied: TestService;
+  beforeAll(async () => {
+    const env = { RATE_LIMIT_WINDOW_MS: String(WINDOW_MS), RATE_LIMIT_WRITES_PER_IP: '3', RATE_LIMIT_UPGRADES_PER_IP: '2' };
+    [direct, proxied] = await Promise.all([
+      startService({ storage: 'pglite', logLevel: 'warn', env }),
+      startService({ storage: 'pglite', logLevel: 'warn', env: { ...env, TRUST_PROXY_HOPS: '1' } }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([direct?.close(), proxied?.close()]);
+  });
+
+  it('with TRUST_PROXY_HOPS=1, counts each forwarded client on its own; what a client puts before the proxy\'s entry changes nothing', async () => {
+    const tokens = await Promise.all([1, 2, 3].map((i) => mintToken(`xff-${i}-${randomUUID()}`)));
+    // Two clients behind the same proxy (both from 127.0.0.1): three writes each, both under the limit.
+    for (const [i, client] of ['203.0.113.1', '203.0.113.2'].entries()) {
+      for (let n = 0; n < 3; n += 1) expect((await write(proxied, tokens[i]!, 'POST', '/api/drafts', newDraft(), xff(client))).status).toBe(201);
+    }
+    // A third user from the first client's address, trying to pass as someone else: still that address.
+    const refused = await write(proxied, tokens[2]!, 'POST', '/api/drafts', newDraft(), xff('198.51.100.9, 203.0.113.1'));
+    expectRateLimited(refused, refused.headers.get('retry-after'), /writes from this address: at most 3 per 3 s/);
+    // Upgrades count per forwarded client too.
+    const user = `xffws-${randomUUID()}`;
+    const token = await mintToken(user);
+    for (let i = 0; i < 2; i += 1) expect((await rawUpgrade(proxied.wsUrl, token, `d${i}`, xff('203.0.113.5'))).status).toBe(101);
+    expect((await rawUpgrade(proxied.wsUrl, token, 'd2', xff('203.0.113.5'))).status).toBe(429);
+    expect((await rawUpgrade(proxied.wsUrl, token, 'd3', xff('203.0.113.6'))).status).toBe(101);
+    // The admin's device list shows the forwarded address of an open device.
+    const ws = new WebSocket(`${proxied.wsUrl}?deviceId=kept`, { headers: { authorization: `Bearer ${token}`, ...xff('203.0.113.7') } });
+    try {
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      const conns = (await proxied.api('ops', { admin: true }).get(`/api/admin/connections?userId=${user}`)).body;
+      // (The devices above may still be closing: only this one is looked at.)
+      const kept = (conns.connections as { deviceId: string; remoteAddress: string }[]).filter((c) => c.deviceId === 'kept');
+      expect(kept.map((c) => c.remoteAddress)).toEqual(['203.0.113.7']);
+    } finally {
+      ws.terminate();
+    }
+  });
+
+  it('with no trusted proxy (the default), X-Forwarded-For is ignored: a client cannot step out of its limit with it', async () => {
+    const token = await mintToken(`xff-direct-${randomUUID()}`);
+    for (let n = 0; n < 3; n += 1) expect((await write(direct, token, 'POST', '/api/drafts', newDraft(), xff(`203.0.113.${10 + n}`))).status).toBe(201);
+    const refused = await write(direct, token, 'POST', '/api/drafts', newDraft(), xff('203.0.113.99'));
+    expectRateLimited(refused, refused.headers.get('retry-after'), /writes from this address: at most 3 per 3 s/);
+  });
+});
+
 describe('RATE_LIMIT_ENABLED=false', () => {
   let svc: TestService;
   beforeAll(async () => {
@@ -198,6 +250,7 @@ describe('rate limit configuration', () => {
     ['RATE_LIMIT_WRITES_PER_USER', '-1'],
     ['RATE_LIMIT_UPGRADES_PER_IP', 'lots'],
     ['RATE_LIMIT_ENABLED', 'maybe'],
+    ['TRUST_PROXY_HOPS', '-1'],
   ])('refuses %s=%s at start-up, naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);

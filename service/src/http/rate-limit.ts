@@ -17,6 +17,7 @@ import type { RateLimitConfig, RedisTarget } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { BeforeUpgrade } from '../realtime/gateway.js';
+import type { ClientAddressOf } from './client-address.js';
 
 export type RateLimitKind = 'write' | 'upgrade';
 export type RateLimitScope = 'user' | 'ip';
@@ -63,10 +64,13 @@ export interface RateLimitDeps {
   log: Logger;
   /** Set: counters in Redis, shared by every instance on it. Unset: in this process's memory. */
   redis?: { target: RedisTarget; prefix: string };
+  /** The address a request is counted against (http/client-address.ts); the socket's peer if unset. */
+  addressOf?: ClientAddressOf;
 }
 
 export function createRateLimits(deps: RateLimitDeps) {
   const { config, metrics } = deps;
+  const addressOf: ClientAddressOf = deps.addressOf ?? ((req) => req.socket.remoteAddress ?? null);
   const log = deps.log.child({ component: 'rate-limit' });
   const duration = config.windowMs / 1000;
   const windowText = `${duration} s`;
@@ -178,7 +182,7 @@ export function createRateLimits(deps: RateLimitDeps) {
   const writes: Middleware = async (ctx, next) => {
     if (!WRITE_METHODS.has(ctx.method)) return next();
     const principal = ctx.state.principal as Principal;
-    const decision = await check('write', { userId: principal.userId, address: ctx.req.socket.remoteAddress });
+    const decision = await check('write', { userId: principal.userId, address: addressOf(ctx.req) });
     if (!decision.ok) {
       ctx.set('Retry-After', String(retryAfterSeconds(decision.retryAfterMs)));
       throw new AppError(429, 'RATE_LIMITED', decision.message, { details: { retryAfterMs: decision.retryAfterMs } });
@@ -191,7 +195,7 @@ export function createRateLimits(deps: RateLimitDeps) {
     writes,
     /** The gateway's beforeUpgrade hook: runs once the token is verified, before the handshake. */
     beforeUpgrade: (async (req, userId) => {
-      const decision = await check('upgrade', { userId, address: req.socket.remoteAddress });
+      const decision = await check('upgrade', { userId, address: addressOf(req) });
       if (decision.ok) return decision;
       return { ok: false, status: 429, code: 'RATE_LIMITED', message: decision.message, retryAfterMs: decision.retryAfterMs };
     }) satisfies BeforeUpgrade,

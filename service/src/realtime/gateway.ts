@@ -76,6 +76,8 @@ export function createGateway(deps: {
   beforeUpgrade?: BeforeUpgrade;
   /** Whether a token (its user and `iat`) was revoked since it was issued (features/admin/revocations.ts). */
   isRevoked?: (token: { userId: string; issuedAtMs: number | null }) => boolean;
+  /** The device's address as the admin lists it (http/client-address.ts); the socket's peer if unset. */
+  addressOf?: (req: IncomingMessage) => string | null;
 }) {
   const { hub, verifyToken, metrics, options } = deps;
   const log = deps.log.child({ component: 'gateway' });
@@ -312,7 +314,7 @@ export function createGateway(deps: {
       else lastSeq = at;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new Connection(ws, randomUUID(), principal.userId, deviceId, principal.expiresAtMs, req.socket.remoteAddress ?? null);
+      const conn = new Connection(ws, randomUUID(), principal.userId, deviceId, principal.expiresAtMs, deps.addressOf ? deps.addressOf(req) : (req.socket.remoteAddress ?? null));
       byWs.set(ws, conn);
       issuedAt.set(conn, principal.issuedAtMs);
       ws.on('message', onMessage);

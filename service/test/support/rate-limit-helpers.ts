@@ -8,9 +8,9 @@ import WebSocket from 'ws';
 export type UpgradeOutcome = { status: number; retryAfter?: string; body?: any };
 
 /** One upgrade with a real `ws` client: 101 when it opens (closed again at once), else the refusal. */
-export function rawUpgrade(wsUrl: string, token: string, deviceId: string): Promise<UpgradeOutcome> {
+export function rawUpgrade(wsUrl: string, token: string, deviceId: string, headers: Record<string, string> = {}): Promise<UpgradeOutcome> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${wsUrl}?deviceId=${encodeURIComponent(deviceId)}`, { headers: { authorization: `Bearer ${token}` } });
+    const ws = new WebSocket(`${wsUrl}?deviceId=${encodeURIComponent(deviceId)}`, { headers: { authorization: `Bearer ${token}`, ...headers } });
     ws.once('open', () => {
       ws.close();
       resolve({ status: 101 });
