@@ -38,6 +38,11 @@ export interface RedisCluster {
   restartAll(): Promise<void>;
   /** Wait until every node says `cluster_state:ok` and none is flagged failed. */
   waitHealthy(timeoutMs?: number): Promise<void>;
+  /**
+   * Reshard one slot to another master (CLUSTER SETSLOT IMPORTING / MIGRATING / NODE, as
+   * `redis-cli --cluster reshard` does; pub/sub holds no keys, so nothing is migrated).
+   */
+  moveSlot(slot: number, to: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -149,6 +154,28 @@ export async function startRedisCluster(opts: { masters?: number } = {}): Promis
       await waitHealthy();
     },
     waitHealthy,
+    async moveSlot(slot, to) {
+      const ids = await Promise.all(ports.map(async ({ port }) => (await cli(port, 'cluster', 'myid')).trim()));
+      let from = -1;
+      for (let i = 0; i < ports.length && from < 0; i += 1) {
+        const mine = (await cli(ports[i]!.port, 'cluster', 'nodes')).split('\n').find((l) => l.includes('myself')) ?? '';
+        for (const r of mine.split(' ').slice(8)) {
+          const [a, b = a] = r.split('-').map(Number);
+          if (slot >= a! && slot <= b!) from = i;
+        }
+      }
+      if (from < 0) throw new Error(`no node owns slot ${slot}`);
+      if (from === to) return;
+      const setslot = async (i: number, ...args: string[]) => {
+        const out = (await cli(ports[i]!.port, 'cluster', 'setslot', String(slot), ...args)).trim();
+        if (out !== 'OK') throw new Error(`CLUSTER SETSLOT ${slot} ${args.join(' ')} on node ${i}: ${out}`);
+      };
+      await setslot(to, 'importing', ids[from]!);
+      await setslot(from, 'migrating', ids[to]!);
+      // The new owner first, then the old one, then the rest (the order redis-cli uses).
+      for (const i of [to, from, ...ports.keys()].filter((i, k, all) => all.indexOf(i) === k)) await setslot(i, 'node', ids[to]!);
+      await waitHealthy();
+    },
     stop,
   };
 }

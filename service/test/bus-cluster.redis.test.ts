@@ -1,7 +1,9 @@
 /**
  * The Redis Cluster bus on a real 3-master cluster: user channels are sharded (each master carries
  * its own users' channels, nothing is copied to every node), and a master killed with -9 and
- * restarted is subscribed again, with onReconnect called so the hub can fill the gap from the log.
+ * restarted is subscribed again, with onReconnect called so the hub can fill the gap from the log;
+ * a slot resharded to another master takes its channels along; unsubscribing a node's last channel
+ * leaves the broadcasts intact.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
@@ -124,6 +126,78 @@ describe.skipIf(v.skip)('Redis Cluster bus', () => {
       expect(got.filter((e) => e.userId === 'frank').map((e) => e.seq)).toEqual([1, 2]);
     } finally {
       await Promise.all([sub.close(), pub.close()]);
+    }
+  }, 60_000);
+
+  it("a node's last user channel unsubscribed: broadcasts still arrive once each, nothing is taken for a command's reply, and the node takes new channels", async () => {
+    // The bus logs what ioredis reports; a control message mistaken for a reply shows there.
+    const lines: string[] = [];
+    const capture = pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) });
+    const prefix = `l${Date.now()}:`;
+    const got: BusEvent[] = [];
+    const controls: string[] = [];
+    const sub = createRedisClusterBus(
+      { onEvent: (e) => got.push(e), onControl: (m) => controls.push(m.userId) },
+      { target: { kind: 'cluster', nodes: cluster.nodes }, log: capture, prefix },
+    );
+    const pub = make({ onEvent: () => undefined }, prefix);
+    try {
+      const owner = await cluster.ownerOf(userChannel(prefix, 'ivy'));
+      let other = '';
+      for (let i = 0; !other; i += 1) if ((await cluster.ownerOf(userChannel(prefix, `j${i}`))) === owner) other = `j${i}`;
+      // The control subscriptions are made on connect: probe until one is heard.
+      await until(async () => {
+        await pub.broadcast({ kind: 'revoke', userId: 'probe', notBeforeMs: 1 });
+        await new Promise((r) => setTimeout(r, 100));
+        return controls.length > 0;
+      }, 10_000, 'a first broadcast');
+      await new Promise((r) => setTimeout(r, 200));
+      controls.length = 0;
+
+      await sub.subscribe('ivy');
+      await sub.unsubscribe('ivy'); // the node's only channel of this instance: its SUNSUBSCRIBE reply says 0
+      for (let i = 0; i < 3; i += 1) await pub.broadcast({ kind: 'revoke', userId: `b${i}`, notBeforeMs: 1 });
+      await until(() => controls.length >= 3, 5_000, 'three broadcasts');
+      await sub.subscribe(other);
+      await pub.publish(event(other, 1));
+      await until(() => got.length === 1, 5_000, 'an event on the same node');
+      await new Promise((r) => setTimeout(r, 200));
+      expect(controls).toEqual(['b0', 'b1', 'b2']);
+      expect(got.map((e) => [e.userId, e.seq])).toEqual([[other, 1]]);
+      expect(lines.filter((l) => /Command queue state error/.test(l))).toEqual([]);
+    } finally {
+      await Promise.all([sub.close(), pub.close()]);
+    }
+  }, 30_000);
+
+  // Last: it moves a slot (back again at the end).
+  it('a slot moved to another master (reshard): the bus follows its channel to the new owner, calls onReconnect, and later events arrive', async () => {
+    const prefix = `m${Date.now()}:`;
+    const got: BusEvent[] = [];
+    let reconnects = 0;
+    const sub = make({ onEvent: (e) => got.push(e), onReconnect: () => (reconnects += 1) }, prefix);
+    const pub = make({ onEvent: () => undefined }, prefix);
+    const channel = userChannel(prefix, 'hana');
+    const slot = keySlot(channel);
+    const from = await cluster.ownerOf(channel);
+    const to = (from + 1) % cluster.nodes.length;
+    try {
+      await sub.subscribe('hana');
+      await pub.publish(event('hana', 1));
+      await until(() => got.length === 1, 5_000, 'first event');
+
+      await cluster.moveSlot(slot, to);
+      // The old owner drops the channel itself; the bus re-subscribes it where the slot went.
+      await until(async () => (await channelsOn(cluster.nodes[to]!.port, 'SHARDCHANNELS', channel)).length === 1, 5_000, 'the channel on its new owner');
+      expect(await channelsOn(cluster.nodes[from]!.port, 'SHARDCHANNELS', channel)).toEqual([]);
+      await until(() => reconnects >= 1, 5_000, 'onReconnect (the hub fills what was published meanwhile from the log)');
+      // The publisher's slot map is stale: its SPUBLISH is MOVED to the new owner.
+      await pub.publish(event('hana', 2));
+      await until(() => got.some((e) => e.seq === 2), 5_000, 'delivery after the move');
+      expect(got.map((e) => e.seq)).toEqual([1, 2]);
+    } finally {
+      await Promise.all([sub.close(), pub.close()]);
+      await cluster.moveSlot(slot, from);
     }
   }, 60_000);
 });

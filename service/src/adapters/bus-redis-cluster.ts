@@ -12,13 +12,20 @@
  * re-subscribe only their own channels (ioredis autoResubscribe).
  *
  * The control channel (broadcast) must reach every instance: classic PUBLISH, which the cluster
- * forwards to every node, and a classic SUBSCRIBE on every subscriber connection, so it survives the
- * loss of any one node; the copies are told apart by an id and delivered once.
+ * forwards to every node, and a classic SUBSCRIBE on a control connection to every master, so it
+ * survives the loss of any one node; the copies are told apart by an id and delivered once. The
+ * control connections are not the shard ones: ioredis counts a connection out of subscriber mode
+ * when a (S)UNSUBSCRIBE reply says 0, and Redis 7.0 counts only shard channels in that reply, so a
+ * shard connection that also held the classic SUBSCRIBE was left subscribed while ioredis took each
+ * control message for the reply of a command (measured: every broadcast after a node's last user
+ * channel went was a "Command queue state error", and the next SSUBSCRIBE's reply was mismatched).
  *
  * Failures: a master that dies loses its shard's subscriptions and the events published to it
  * (those publishes fail and the outbox retries them). When its subscriber connection is ready again,
- * or when slots move to another node (failover, reshard: channels are moved after the slots
- * refresh), onReconnect is called and the hub fills the gap from the log.
+ * or when slots move to another node (failover, reshard: the old owner drops our SSUBSCRIBE of each
+ * channel in a moved slot on its own), onReconnect is called and the hub fills the gap from the log.
+ * The cluster client refreshes the slot map every SLOTS_REFRESH_MS, and at once when a node drops a
+ * channel we did not unsubscribe, so channels follow a moved slot within that time.
  */
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
@@ -29,12 +36,18 @@ import { controlChannel, parseBusEvent, parseControlMessage, userChannel } from 
 import { afterHandshake, closeRedisClient, createRedisClient } from './redis-client.js';
 import { keySlot } from './redis-slot.js';
 
-/** Control messages already delivered, by id (each arrives once per subscriber connection). */
+/** Control messages already delivered, by id (each arrives once per control connection). */
 const SEEN_CONTROL_IDS = 1_000;
+
+/** How often the slot map is read again (CLUSTER SLOTS, one small reply): a moved slot's channels follow it within this. */
+export const SLOTS_REFRESH_MS = 1_000;
 
 interface ShardSubscriber {
   node: string;
+  /** The node's SSUBSCRIBEs (user channels in its slots), nothing else. */
   conn: Redis;
+  /** The classic SUBSCRIBE of the control channel. */
+  control: Redis;
   lost: boolean;
 }
 
@@ -46,7 +59,11 @@ export function createRedisClusterBus(
   const log = opts.log.child({ component: 'bus-redis-cluster' });
   const control = controlChannel(prefix);
   // Commands (SPUBLISH, PUBLISH) and the slot map; subscriptions are on the connections below.
-  const cluster = createRedisClient(opts.target, { connectionName: 'rt-pub', redis: { maxRetriesPerRequest: 2 } }) as Cluster;
+  const cluster = createRedisClient(opts.target, {
+    connectionName: 'rt-pub',
+    redis: { maxRetriesPerRequest: 2 },
+    cluster: { slotsRefreshInterval: SLOTS_REFRESH_MS },
+  }) as Cluster;
   const shards = new Map<string, ShardSubscriber>();
   /** channel → the node it is SSUBSCRIBEd on. */
   const placed = new Map<string, string>();
@@ -92,29 +109,46 @@ export function createRedisClusterBus(
   function shardFor(node: string): ShardSubscriber {
     const existing = shards.get(node);
     if (existing) return existing;
-    const conn = createRedisClient({ kind: 'server', url: `redis://${node}` }, {
-      connectionName: 'rt-sub',
-      // Bounded: a SSUBSCRIBE for a shard that is down fails after two reconnect attempts.
-      redis: { maxRetriesPerRequest: 2, autoResubscribe: true },
-    }) as Redis;
-    const shard: ShardSubscriber = { node, conn, lost: false };
-    conn.on('error', (err: Error) => log.debug({ node, err: err.message }, 'redis subscriber error'));
+    const connect = (connectionName: string) =>
+      createRedisClient({ kind: 'server', url: `redis://${node}` }, {
+        connectionName,
+        // Bounded: a SSUBSCRIBE for a shard that is down fails after two reconnect attempts.
+        redis: { maxRetriesPerRequest: 2, autoResubscribe: true },
+      }) as Redis;
+    const conn = connect('rt-sub');
+    const ctl = connect('rt-ctl');
+    const shard: ShardSubscriber = { node, conn, control: ctl, lost: false };
+    conn.on('error', (err: Error) => {
+      // A node that gave a slot away drops our SSUBSCRIBE of its channels with a SUNSUBSCRIBE of its
+      // own, which ioredis reports as a reply nobody asked for: read the slot map now.
+      if (/Last reply: sunsubscribe,/.test(err.message)) {
+        log.info({ node }, 'redis cluster node dropped a shard channel (its slot moved); refreshing the slot map');
+        cluster.refreshSlotsCache();
+        return;
+      }
+      log.debug({ node, err: err.message }, 'redis subscriber error');
+    });
     conn.on('smessage', onShardMessage);
-    conn.on('message', onControlMessage);
     conn.on('close', () => {
       if (!closed && !shard.lost) log.warn({ node }, 'redis cluster subscriber lost its node; events of its shard wait for it');
       shard.lost = true;
     });
     conn.on('ready', () => {
-      // Every ready: a SUBSCRIBE that failed during an outage is not re-sent by autoResubscribe.
-      conn.subscribe(control).catch((err: Error) => log.warn({ node, err: err.message }, 'control channel subscribe failed'));
       if (!shard.lost) return;
       shard.lost = false;
       reconnected(`node ${node} back`);
     });
+    ctl.on('error', (err: Error) => log.debug({ node, err: err.message }, 'redis control subscriber error'));
+    ctl.on('message', onControlMessage);
+    ctl.on('ready', () => {
+      // Every ready: a SUBSCRIBE that failed during an outage is not re-sent by autoResubscribe.
+      ctl.subscribe(control).catch((err: Error) => log.warn({ node, err: err.message }, 'control channel subscribe failed'));
+    });
     shards.set(node, shard);
     return shard;
   }
+
+  const closeShard = (shard: ShardSubscriber) => Promise.allSettled([closeRedisClient(shard.conn), closeRedisClient(shard.control)]);
 
   /** One wait for the cluster to be ready, shared by every subscribe made meanwhile; bounded. */
   let readyWait: Promise<void> | null = null;
@@ -195,7 +229,7 @@ export function createRedisClusterBus(
     for (const [node, shard] of shards) {
       if (masters.has(node) || [...placed.values()].includes(node)) continue;
       shards.delete(node);
-      void closeRedisClient(shard.conn);
+      void closeShard(shard);
     }
     log.info({ moved }, 'redis cluster slots moved; channels follow them');
     reconnected('slots moved');
@@ -225,7 +259,7 @@ export function createRedisClusterBus(
     async close() {
       closed = true;
       if (reconnectTimer) clearTimeout(reconnectTimer);
-      await Promise.allSettled([closeRedisClient(cluster), ...[...shards.values()].map((s) => closeRedisClient(s.conn))]);
+      await Promise.allSettled([closeRedisClient(cluster), ...[...shards.values()].map(closeShard)]);
     },
   };
 }
