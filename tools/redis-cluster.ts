@@ -1,5 +1,5 @@
 /**
- * A throwaway Redis Cluster: three masters, no replicas, from Debian's redis-server, on free ports
+ * A throwaway Redis Cluster: three masters, no replicas unless asked, from Debian's redis-server, on free ports
  * on 127.0.0.1, no persistence, state in a temporary directory. One node can be killed (-9) and
  * restarted on the same ports with the same nodes.conf, so it rejoins owning the same slots.
  *
@@ -27,7 +27,7 @@ export interface RedisCluster {
   nodes: RedisClusterNode[];
   /** The REDIS_CLUSTER_NODES value: `127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3`. */
   nodesEnv: string;
-  /** Index (into `nodes`) of the master that owns the slot of `key` (a key or a shard channel). */
+  /** Index (into `nodes`) of the master that owns the slot of `key` (a key or a shard channel); nodes that are down are skipped. */
   ownerOf(key: string): Promise<number>;
   /** Kill -9 one node: its shard's data and subscriptions are gone until restart(). */
   kill(node: number): Promise<void>;
@@ -36,7 +36,7 @@ export interface RedisCluster {
   /** Kill every node (the whole cluster is down) / start them all again. */
   killAll(): Promise<void>;
   restartAll(): Promise<void>;
-  /** Wait until every node says `cluster_state:ok` and none is flagged failed. */
+  /** Wait until every node says `cluster_state:ok`, none is flagged failed and every replica has synced. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /**
    * Reshard one slot to another master (CLUSTER SETSLOT IMPORTING / MIGRATING / NODE, as
@@ -51,10 +51,12 @@ async function cli(port: number, ...args: string[]): Promise<string> {
   return stdout;
 }
 
-export async function startRedisCluster(opts: { masters?: number } = {}): Promise<RedisCluster> {
+/** `replicas`: per master; a master killed then fails over to one of its replicas after about a second. */
+export async function startRedisCluster(opts: { masters?: number; replicas?: number } = {}): Promise<RedisCluster> {
   const bin = redisServerBinary();
   if (!bin) throw new Error('redis-server not found (Debian package redis-server; .ci/run installs it)');
-  const count = opts.masters ?? 3;
+  const replicas = opts.replicas ?? 0;
+  const count = (opts.masters ?? 3) * (1 + replicas);
   const dir = mkdtempSync(join(tmpdir(), 'rt-redis-cluster-'));
   // The cluster bus port is port + 10000 by default, which can fall outside 65535 for a kernel-chosen
   // port: give each node its own free bus port instead (cluster-port, Redis 7).
@@ -71,6 +73,9 @@ export async function startRedisCluster(opts: { masters?: number } = {}): Promis
       '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir,
       '--cluster-node-timeout', '1000', '--cluster-require-full-coverage', 'no',
       '--save', '', '--appendonly', 'no',
+      // A replica's first sync starts at once (the default waits 5 s for more replicas to join it):
+      // a replica that never synced refuses to fail over.
+      '--repl-diskless-sync-delay', '0',
     ];
     procs[i] = spawn(bin, args, { stdio: 'ignore' });
     await waitForPort(port, `redis-server (cluster node ${i})`);
@@ -94,7 +99,10 @@ export async function startRedisCluster(opts: { masters?: number } = {}): Promis
           ports.map(async ({ port }) => {
             const info = await cli(port, 'cluster', 'info');
             const nodes = await cli(port, 'cluster', 'nodes');
-            return /cluster_state:ok/.test(info) && !/\bfail\??\b/.test(nodes) && (nodes.match(/\bconnected\b/g) ?? []).length === count;
+            // A replica counts once it has synced with its master (it could not take over before).
+            const replication = await cli(port, 'info', 'replication');
+            const synced = !/role:slave/.test(replication) || /master_link_status:up/.test(replication);
+            return /cluster_state:ok/.test(info) && !/\bfail\??\b/.test(nodes) && (nodes.match(/\bconnected\b/g) ?? []).length === count && synced;
           }),
         );
         if (states.every(Boolean)) return;
@@ -114,7 +122,7 @@ export async function startRedisCluster(opts: { masters?: number } = {}): Promis
 
   try {
     await Promise.all(ports.map((_, i) => startNode(i)));
-    await run('redis-cli', ['--cluster', 'create', ...ports.map(({ port }) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'], {
+    await run('redis-cli', ['--cluster', 'create', ...ports.map(({ port }) => `127.0.0.1:${port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], {
       encoding: 'utf8',
       timeout: 30_000,
     });
@@ -129,8 +137,9 @@ export async function startRedisCluster(opts: { masters?: number } = {}): Promis
     nodes,
     nodesEnv: nodes.map((n) => `${n.host}:${n.port}`).join(','),
     async ownerOf(key) {
-      const slot = Number((await cli(ports[0]!.port, 'cluster', 'keyslot', key)).trim());
-      for (let i = 0; i < ports.length; i += 1) {
+      const live = ports.map((_, i) => i).filter((i) => procs[i] !== null);
+      const slot = Number((await cli(ports[live[0]!]!.port, 'cluster', 'keyslot', key)).trim());
+      for (const i of live) {
         // `cluster nodes` on a node: its own line carries `myself` and its slot ranges.
         const mine = (await cli(ports[i]!.port, 'cluster', 'nodes')).split('\n').find((l) => l.includes('myself'));
         const ranges = (mine ?? '').split(' ').slice(8);
