@@ -80,6 +80,29 @@ describe('REST client against the real service', () => {
     expect(keys[1]).toBe(keys[0]);
   });
 
+  it('after a timeout the next attempt goes to the next URL, and a write retried there lands once', async () => {
+    const sockets: Socket[] = [];
+    const hung = createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    try {
+      const hungUrl = `http://127.0.0.1:${(hung.address() as { port: number }).port}`;
+      const rest = createRestClient({ url: [hungUrl, svc.url], getToken: () => mintToken('u-hung'), timeoutMs: 300 });
+      const draft = { id: randomUUID(), ...input(), updatedAt: new Date().toISOString() };
+      const key = randomUUID();
+      const req = { method: 'POST' as const, path: '/api/drafts', body: draft };
+      await expect(rest.request(req, { idempotencyKey: key })).rejects.toMatchObject({ status: 0, code: 'TIMEOUT' });
+      const retried = await rest.request(req, { idempotencyKey: key });
+      expect(retried).toMatchObject({ status: 201, url: svc.url });
+      // It stays on the instance that answers.
+      expect((await rest.request({ method: 'GET', path: '/api/drafts' })).url).toBe(svc.url);
+      const list = await rest.drafts.list();
+      expect(list.items.filter((d) => d.id === draft.id)).toHaveLength(1);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => hung.close(() => r()));
+    }
+  });
+
   it('no server is NETWORK, a server that never answers is TIMEOUT: both status 0, both retryable', async () => {
     const net = createRestClient({ url: await closedPortUrl(), getToken: () => 't' });
     await expect(net.drafts.list()).rejects.toMatchObject({ status: 0, code: 'NETWORK' });

@@ -182,7 +182,13 @@ export function createRestClient(opts: RestClientOptions) {
     }
   }
 
-  /** One attempt on the current URL, failing over to the others on network errors. */
+  /**
+   * One attempt on the current URL, failing over to the others on network errors. A timeout is
+   * thrown (the caller's retry decides when to try again, so one call never waits several
+   * timeouts), but the next attempt goes to the next URL: an instance that accepts connections and
+   * never answers (hung, overloaded, cut off mid-drain) is left like one that refuses them. A write
+   * retried there keeps its Idempotency-Key, so it lands once.
+   */
   async function anyUrl(req: RestRequest, tok: string, o: RequestOptions, key: string | null): Promise<{ res: Response; url: string }> {
     let lastErr: unknown;
     for (let i = 0; i < bases.length; i += 1) {
@@ -193,6 +199,7 @@ export function createRestClient(opts: RestClientOptions) {
         return { res, url: bases[idx]! };
       } catch (err) {
         lastErr = err;
+        if (err instanceof ApiError && err.code === 'TIMEOUT') current = (idx + 1) % bases.length;
         if (!(err instanceof ApiError) || err.code !== 'NETWORK') throw err;
       }
     }
