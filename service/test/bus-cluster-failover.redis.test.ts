@@ -82,9 +82,9 @@ describe.skipIf(skip)('Redis Cluster bus, failover', () => {
         seq += 1;
         await pub.publish(event('kai', seq)).catch(() => undefined);
         await sleep(100);
-        return got.some((e) => e.seq > 1);
+        return got.some((e) => (e.seq ?? 0) > 1);
       }, 15_000, 'delivery after the failover');
-      const seqs = got.map((e) => e.seq);
+      const seqs = got.map((e) => e.seq ?? 0);
       expect(seqs[0]).toBe(1);
       // Each publish that got through arrived once, in order.
       expect(seqs).toEqual([...new Set(seqs)].sort((a, b) => a - b));
