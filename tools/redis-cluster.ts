@@ -61,7 +61,15 @@ export async function startRedisCluster(opts: { masters?: number; replicas?: num
   // The cluster bus port is port + 10000 by default, which can fall outside 65535 for a kernel-chosen
   // port: give each node its own free bus port instead (cluster-port, Redis 7).
   const ports: { port: number; busPort: number }[] = [];
-  for (let i = 0; i < count; i += 1) ports.push({ port: await freePort(), busPort: await freePort() });
+  // Distinct: the kernel may hand the same free port out twice in a row.
+  const taken = new Set<number>();
+  const distinctFreePort = async () => {
+    for (;;) {
+      const p = await freePort();
+      if (!taken.has(p)) return taken.add(p), p;
+    }
+  };
+  for (let i = 0; i < count; i += 1) ports.push({ port: await distinctFreePort(), busPort: await distinctFreePort() });
   const procs: (ChildProcess | null)[] = ports.map(() => null);
 
   const startNode = async (i: number) => {
@@ -102,11 +110,17 @@ export async function startRedisCluster(opts: { masters?: number; replicas?: num
             // A replica counts once it has synced with its master (it could not take over before).
             const replication = await cli(port, 'info', 'replication');
             const synced = !/role:slave/.test(replication) || /master_link_status:up/.test(replication);
-            return /cluster_state:ok/.test(info) && !/\bfail\??\b/.test(nodes) && (nodes.match(/\bconnected\b/g) ?? []).length === count && synced;
+            const problems = [
+              /cluster_state:ok/.test(info) ? '' : 'state',
+              /\bfail\??\b/.test(nodes) ? 'fail-flag' : '',
+              (nodes.match(/\bconnected\b/g) ?? []).length === count ? '' : `links ${(nodes.match(/\bconnected\b/g) ?? []).length}/${count}`,
+              synced ? '' : 'unsynced',
+            ].filter(Boolean);
+            return problems.length ? `:${port} ${problems.join('+')}` : '';
           }),
         );
-        if (states.every(Boolean)) return;
-        last = `states ${states.join(',')}`;
+        if (states.every((p) => p === '')) return;
+        last = states.filter(Boolean).join(', ');
       } catch (err) {
         last = (err as Error).message;
       }
