@@ -11,6 +11,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { createMemoryBus } from '../src/adapters/bus-memory.js';
 import { createPgliteRunner } from '../src/adapters/sql-pglite.js';
 import { createMetrics } from '../src/metrics.js';
+import type { BusFactory, BusHandlers } from '../src/ports/bus.js';
 import type { Storage } from '../src/ports/storage.js';
 import { restartReason } from '../src/protocol/index.js';
 import { Connection } from '../src/realtime/connection.js';
@@ -56,10 +57,11 @@ async function connect(userId: string) {
   return { conn, client, frames, closed };
 }
 
-function makeHub(bufferTtlMs = 60_000, store: Storage = storage) {
+function makeHub(bufferTtlMs = 60_000, store: Storage = storage, extra: Pick<Parameters<typeof createHub>[0], 'onBusReconnect'> & { busFactory?: BusFactory } = {}) {
   return createHub({
     storage: store,
-    busFactory: (h) => createMemoryBus(h),
+    busFactory: extra.busFactory ?? ((h) => createMemoryBus(h)),
+    ...(extra.onBusReconnect ? { onBusReconnect: extra.onBusReconnect } : {}),
     metrics: createMetrics({ instanceId: 't', collectDefault: false }),
     log,
     options: {
@@ -157,6 +159,50 @@ describe('hub', () => {
     } finally {
       await hub.close();
       await store.close();
+    }
+  });
+
+  it('a bus gap naming some users fills their missed events from the log, and reloads revocations only when control messages may be lost', async () => {
+    // The in-process bus, with the handlers the hub gave it kept: what a Redis bus calls after a
+    // node came back or a slot moved (bus-cluster.redis.test.ts shows which users it names).
+    let handlers: BusHandlers | undefined;
+    let reloads = 0;
+    const hub = makeHub(60_000, storage, {
+      busFactory: (h) => ((handlers = h), createMemoryBus(h)),
+      onBusReconnect: () => (reloads += 1),
+    });
+    const [a, b] = [`u-${randomUUID()}`, `u-${randomUUID()}`];
+    /** A committed event whose publish the bus lost. */
+    const lostWrite = (userId: string) =>
+      storage.unitOfWork(userId, async (tx) => {
+        tx.appendEvent({ type: 'DRAFT_DELETED', payload: { draftId: randomUUID(), deleted: true }, originDeviceId: null });
+      });
+    try {
+      const da = await connect(a);
+      const db = await connect(b);
+      await hub.attach(da.conn, {});
+      await hub.attach(db.conn, {});
+      for (let i = 0; i < 100 && (da.frames.length < 1 || db.frames.length < 1); i += 1) await sleep(10);
+      await lostWrite(a);
+      await lostWrite(b);
+
+      handlers!.onReconnect!({ users: new Set([a]), control: false });
+      for (let i = 0; i < 100 && da.frames.length < 2; i += 1) await sleep(10);
+      expect(da.frames.slice(1).map((f) => JSON.parse(f) as { type: string; seq: number })).toMatchObject([{ type: 'DRAFT_DELETED', seq: 1 }]);
+      await sleep(200);
+      expect(db.frames).toHaveLength(1); // HELLO only: b was not in the gap, its log was not re-read
+      expect(reloads).toBe(0);
+
+      // A gap that names nobody in particular: every user, and the revocations.
+      handlers!.onReconnect!({ control: true });
+      for (let i = 0; i < 100 && db.frames.length < 2; i += 1) await sleep(10);
+      expect(db.frames.slice(1).map((f) => JSON.parse(f) as { type: string; seq: number })).toMatchObject([{ type: 'DRAFT_DELETED', seq: 1 }]);
+      expect(da.frames).toHaveLength(2); // nothing twice
+      expect(reloads).toBe(1);
+      da.client.terminate();
+      db.client.terminate();
+    } finally {
+      await hub.close();
     }
   });
 });

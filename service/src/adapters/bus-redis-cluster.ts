@@ -23,7 +23,9 @@
  * Failures: a master that dies loses its shard's subscriptions and the events published to it
  * (those publishes fail and the outbox retries them). When its subscriber connection is ready again,
  * or when slots move to another node (failover, reshard: the old owner drops our SSUBSCRIBE of each
- * channel in a moved slot on its own), onReconnect is called and the hub fills the gap from the log.
+ * channel in a moved slot on its own), onReconnect is called with the users whose channels were on
+ * that node or in those slots, and the hub fills their gap from the log (only theirs: a reshard of
+ * one slot does not make every user of the instance re-read their log head).
  * The cluster client refreshes the slot map every SLOTS_REFRESH_MS, and at once when a node drops a
  * channel we did not unsubscribe, so channels follow a moved slot within that time.
  */
@@ -31,7 +33,7 @@ import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisTarget } from '../config.js';
-import type { Bus, BusHandlers } from '../ports/bus.js';
+import type { Bus, BusGap, BusHandlers } from '../ports/bus.js';
 import { controlChannel, parseBusEvent, parseControlMessage, userChannel } from './bus-redis.js';
 import { afterHandshake, closeRedisClient, createRedisClient } from './redis-client.js';
 import { keySlot } from './redis-slot.js';
@@ -65,23 +67,39 @@ export function createRedisClusterBus(
     cluster: { slotsRefreshInterval: SLOTS_REFRESH_MS },
   }) as Cluster;
   const shards = new Map<string, ShardSubscriber>();
-  /** channel → the node it is SSUBSCRIBEd on. */
-  const placed = new Map<string, string>();
+  /** channel → the node it is SSUBSCRIBEd on, and whose channel it is. */
+  const placed = new Map<string, { node: string; userId: string }>();
   const seenControl: string[] = [];
   let closed = false;
   let owners = '';
   let reconnectTimer: NodeJS.Timeout | null = null;
+  let pendingGap: { users: Set<string>; control: boolean; why: string[] } | null = null;
 
-  /** Coalesced: several shards coming back at once fill the gap once. */
-  function reconnected(why: string): void {
-    if (closed || reconnectTimer) return;
+  /** Coalesced: several shards coming back at once (or a node back and a slot move) fill the gap once. */
+  function reconnected(why: string, gap: { users: Iterable<string>; control: boolean }): void {
+    if (closed) return;
+    pendingGap ??= { users: new Set(), control: false, why: [] };
+    for (const u of gap.users) pendingGap.users.add(u);
+    pendingGap.control ||= gap.control;
+    if (!pendingGap.why.includes(why)) pendingGap.why.push(why);
+    if (reconnectTimer) return;
     // ioredis re-subscribes on 'ready' without waiting for the replies: give them a moment.
     reconnectTimer = setTimeout(() => {
       reconnectTimer = null;
-      if (closed) return;
-      log.info({ why }, 'redis subscriber reconnected; filling missed events from the log');
-      handlers.onReconnect?.();
+      const g = pendingGap;
+      pendingGap = null;
+      if (closed || !g || (g.users.size === 0 && !g.control)) return;
+      log.info({ why: g.why.join('; '), users: g.users.size, control: g.control }, 'redis subscriber reconnected; filling missed events from the log');
+      const out: BusGap = { users: g.users, control: g.control };
+      handlers.onReconnect?.(out);
     }, 100);
+  }
+
+  /** The users whose channels are SSUBSCRIBEd on the node. */
+  function usersOn(node: string): string[] {
+    const out: string[] = [];
+    for (const p of placed.values()) if (p.node === node) out.push(p.userId);
+    return out;
   }
 
   function onShardMessage(_channel: string, message: string): void {
@@ -136,7 +154,9 @@ export function createRedisClusterBus(
     conn.on('ready', () => {
       if (!shard.lost) return;
       shard.lost = false;
-      reconnected(`node ${node} back`);
+      // Its channels' events, and the control messages it alone may have carried (a broadcast sent
+      // through it while it was unreachable): a reload of revocations is one small query.
+      reconnected(`node ${node} back`, { users: usersOn(node), control: true });
     });
     ctl.on('error', (err: Error) => log.debug({ node, err: err.message }, 'redis control subscriber error'));
     ctl.on('message', onControlMessage);
@@ -183,17 +203,17 @@ export function createRedisClusterBus(
     await conn.sunsubscribe(channel);
   }
 
-  async function ssubscribeOn(node: string, channel: string): Promise<void> {
+  async function ssubscribeOn(node: string, channel: string, userId: string): Promise<void> {
     try {
       await ssubscribe(node, channel);
-      placed.set(channel, node);
+      placed.set(channel, { node, userId });
     } catch (err) {
       // Our slot map is behind the cluster's: follow the redirection once, and refresh the map.
       const moved = /^MOVED \d+ (\S+)/.exec((err as Error).message);
       if (!moved) throw err;
       cluster.refreshSlotsCache();
       await ssubscribe(moved[1]!, channel);
-      placed.set(channel, moved[1]!);
+      placed.set(channel, { node: moved[1]!, userId });
     }
   }
 
@@ -218,21 +238,23 @@ export function createRedisClusterBus(
     const masters = new Set(cluster.slots.map((s) => s?.[0]).filter((n): n is string => Boolean(n)));
     for (const node of masters) shardFor(node);
     if (first) return;
-    let moved = 0;
-    for (const [channel, node] of placed) {
+    const moved: string[] = [];
+    for (const [channel, { node, userId }] of placed) {
       const owner = cluster.slots[keySlot(channel)]?.[0];
       if (!owner || owner === node) continue;
-      moved += 1;
+      moved.push(userId);
       sunsubscribe(node, channel).catch(() => undefined);
-      await ssubscribeOn(owner, channel).catch((err: Error) => log.warn({ channel, err: err.message }, 'resubscribe after a slot move failed'));
+      await ssubscribeOn(owner, channel, userId).catch((err: Error) => log.warn({ channel, err: err.message }, 'resubscribe after a slot move failed'));
     }
+    const inUse = new Set([...placed.values()].map((p) => p.node));
     for (const [node, shard] of shards) {
-      if (masters.has(node) || [...placed.values()].includes(node)) continue;
+      if (masters.has(node) || inUse.has(node)) continue;
       shards.delete(node);
       void closeShard(shard);
     }
-    log.info({ moved }, 'redis cluster slots moved; channels follow them');
-    reconnected('slots moved');
+    log.info({ moved: moved.length }, 'redis cluster slots moved; channels follow them');
+    // Only the moved channels were unsubscribed meanwhile; the control connections stayed up.
+    reconnected('slots moved', { users: moved, control: false });
   }
 
   cluster.on('error', (err: Error) => log.warn({ err: err.message }, 'redis cluster error'));
@@ -245,11 +267,11 @@ export function createRedisClusterBus(
     },
     async subscribe(userId) {
       const channel = userChannel(prefix, userId);
-      await ssubscribeOn(await ownerOf(channel), channel);
+      await ssubscribeOn(await ownerOf(channel), channel, userId);
     },
     async unsubscribe(userId) {
       const channel = userChannel(prefix, userId);
-      const node = placed.get(channel);
+      const node = placed.get(channel)?.node;
       placed.delete(channel);
       if (node) await sunsubscribe(node, channel);
     },

@@ -62,7 +62,8 @@ export function createRedisBus(
     lostConnection = false;
     log.info('redis subscriber reconnected; filling missed events from the log');
     // ioredis re-subscribes on 'ready' before this handler runs its own commands; give it a moment.
-    setTimeout(() => handlers.onReconnect?.(), 50);
+    // One connection carried every channel: any user's events, and control messages, may be missing.
+    setTimeout(() => handlers.onReconnect?.({ control: true }), 50);
   });
   sub.on('message', (channel: string, message: string) => {
     if (channel === control) {

@@ -21,13 +21,22 @@ export type BusEventHandler = (event: BusEvent) => void;
 /** A message to every instance, not to one user's channel. */
 export type ControlMessage = { kind: 'revoke'; userId: string; notBeforeMs: number };
 
+/** What a reconnect may have lost. */
+export interface BusGap {
+  /** The users whose events may be missing; undefined: every subscribed user's. */
+  users?: ReadonlySet<string>;
+  /** Control messages may be missing too: reload what they carry (revocations) from the database. */
+  control: boolean;
+}
+
 export interface BusHandlers {
   onEvent: BusEventHandler;
   /**
-   * Called after the bus lost its connection and got it back: events published meanwhile may be
-   * lost, so the hub re-reads each subscribed user's log head and fills what is missing.
+   * Called after the bus lost its connection and got it back, or moved some of its subscriptions:
+   * events published meanwhile may be lost, so the hub re-reads the log head of each user the gap
+   * names and fills what is missing.
    */
-  onReconnect?: () => void;
+  onReconnect?: (gap: BusGap) => void;
   /** A control message broadcast by any instance (this one included). */
   onControl?: (msg: ControlMessage) => void;
 }

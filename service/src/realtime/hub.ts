@@ -60,9 +60,9 @@ export function createHub(deps: {
   const bus = deps.busFactory({
     onEvent: onBusEvent,
     onControl: deps.onControl,
-    onReconnect: () => {
-      deps.onBusReconnect?.();
-      void resyncAll('bus reconnected');
+    onReconnect: (gap) => {
+      if (gap.control) deps.onBusReconnect?.();
+      void resync(gap.users, 'bus reconnected');
     },
   });
   const publisher = createPublisher({ bus, metrics, log: deps.log });
@@ -102,9 +102,10 @@ export function createHub(deps: {
     return next;
   }
 
-  /** Deliver what the bus did not bring to every user with local devices (the bus came back). */
-  async function resyncAll(why: string): Promise<void> {
-    for (const stream of [...users.values()]) {
+  /** Deliver what the bus did not bring to the users it names (all with local devices when none are named). */
+  async function resync(only: ReadonlySet<string> | undefined, why: string): Promise<void> {
+    const streams = only ? [...only].map((u) => users.get(u)).filter((s): s is UserStream => s !== undefined) : [...users.values()];
+    for (const stream of streams) {
       if (!stream.ready || closing) continue;
       try {
         await stream.fillFromLog(why);
@@ -215,7 +216,6 @@ export function createHub(deps: {
     attach,
     detach,
     resume: replay.resume,
-    resyncAll,
     seqAt: (userId: string, at: Date) => storage.seqAt(userId, at),
     /** The one publisher over this hub's bus (features commit through it, the outbox republishes through it). */
     publisher,
