@@ -33,7 +33,7 @@ import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisTarget } from '../config.js';
-import type { Bus, BusGap, BusHandlers } from '../ports/bus.js';
+import type { Bus, BusHandlers } from '../ports/bus.js';
 import { controlChannel, parseBusEvent, parseControlMessage, userChannel } from './bus-redis.js';
 import { afterHandshake, closeRedisClient, createRedisClient } from './redis-client.js';
 import { keySlot } from './redis-slot.js';
@@ -90,8 +90,7 @@ export function createRedisClusterBus(
       pendingGap = null;
       if (closed || !g || (g.users.size === 0 && !g.control)) return;
       log.info({ why: g.why.join('; '), users: g.users.size, control: g.control }, 'redis subscriber reconnected; filling missed events from the log');
-      const out: BusGap = { users: g.users, control: g.control };
-      handlers.onReconnect?.(out);
+      handlers.onReconnect?.({ users: g.users, control: g.control });
     }, 100);
   }
 
